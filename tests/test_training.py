@@ -507,3 +507,22 @@ def test_channel_permutation_augmentation(tmp_path):
     # same pixels, channels reordered per sample; some sample is actually permuted
     assert torch.equal(a.sort(dim=1).values, b.sort(dim=1).values)
     assert any(not torch.equal(a[j], b[j]) for j in range(len(a)))
+
+
+def test_low_noise_mixture(tmp_path):
+    """A share ``low_fraction`` of the patches draws sigma from ``low_range``; 0 keeps the plain stream."""
+    cfg = tiny_config(tmp_path, **{"data.batch_size": 64, "noise.sigma_range": [0.0, 0.3]})
+    plain = NoisyPatchBatches(cfg, 8)
+    mixed = NoisyPatchBatches(cfg.override(**{"noise.low_fraction": 0.25, "noise.low_range": [0.0, 0.01]}), 8)
+    sig = torch.cat([mixed[t]["sigma"] for t in range(8)])
+    low = float((sig <= 0.01).float().mean())
+    # expected share: 0.25 + 0.75 * (0.01 / 0.3) = 0.275; 512 draws give a std of about 0.02
+    assert 0.2 < low < 0.35
+    assert float(sig.max()) <= 0.3
+    # clean patches are the same stream; only sigmas (and so the noisy patches) change
+    assert torch.equal(plain[5]["clean"], mixed[5]["clean"])
+    # the default (low_fraction 0) does not consume extra random numbers: old runs stay identical
+    assert torch.equal(NoisyPatchBatches(cfg.override(**{"noise.low_range": [0.0, 0.05]}), 8)[5]["noisy"],
+                       plain[5]["noisy"])
+    with pytest.raises(ValueError, match="low_fraction"):
+        tiny_config(tmp_path, **{"noise.low_fraction": 1.5})

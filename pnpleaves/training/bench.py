@@ -5,7 +5,9 @@
    not depend on them).
 2. Training steps/s of a config (default ``vl-drunet.toml``) with random tensors (compute only) and
    with real cached images, and batches/s of the data path alone: the data path is not the
-   bottleneck when its batches/s is well above the training steps/s.
+   bottleneck when its batches/s is well above the training steps/s. ``--train-threads 1 2`` and
+   ``--train-variants plain channels_last compile`` time the compute set-ups side by side (two
+   1-thread runs side by side deliver twice the 1-thread rate when the cores are independent).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import torch
 
 DEFAULT_NETS = ("8,16,32,64:1", "16,32,64,128:1", "32,64,128,256:2", "64,128,256,512:4")
+VARIANTS = {"plain": {}, "channels_last": {"train.channels_last": True}, "compile": {"train.compile": True}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", default=None,
                         help="cache folder of training images (default: a temporary one generated with LeavesDataset)")
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps per data source (default 10)")
-    parser.add_argument("--train-threads", type=int, default=1, help="threads for the training part (default 1)")
+    parser.add_argument("--train-threads", type=int, nargs="+", default=[1],
+                        help="thread counts for the training part (default 1)")
+    parser.add_argument("--train-variants", nargs="+", default=["plain"], choices=list(VARIANTS),
+                        help="compute variants timed with random tensors: plain, channels_last, compile "
+                             "(default plain)")
     parser.add_argument("--skip-denoise", action="store_true", help="only the training part")
     parser.add_argument("--skip-train", action="store_true", help="only the denoising part")
 
@@ -135,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.skip_train:
         path = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "configs" / "vl-drunet.toml"
-        cfg = TrainConfig.from_toml(path).override(**{"train.threads": args.train_threads, "train.device": "cpu",
-                                                      "data.workers": 0})
+        cfg = TrainConfig.from_toml(path).override(**{"train.device": "cpu", "data.workers": 0})
         with tempfile.TemporaryDirectory(prefix="pnpleaves-bench-") as tmp:
             tmp = Path(tmp)
             cache = Path(args.cache) if args.cache else tmp / "cache"
@@ -146,18 +152,26 @@ def run(args: argparse.Namespace) -> int:
                 except ImportError as exc:
                     print(f"(no cache: {exc}; pass --cache DIR written by `pnpleaves generate`)")
                     cache = None
-            sources = [("random tensors", cfg.override(**{"data.source": "random"}))]
+            sources = [(f"random tensors, {v}", cfg.override(**{"data.source": "random", **VARIANTS[v]}))
+                       for v in args.train_variants]
             if cache is not None:
                 sources.append((f"cached images ({cache})", cfg.override(**{"data.source": "cache",
                                                                             "data.cache_dir": str(cache)})))
-            torch.set_num_threads(args.train_threads)
             print(f"\nTraining {cfg.name}: {cfg.model.arch} {cfg.model.kwargs}, batch {cfg.data.batch_size} of "
-                  f"{cfg.data.patch_size}x{cfg.data.patch_size}, {args.train_threads} thread(s), CPU")
-            rows = [["data", "train steps/s", "data-only batches/s"]]
-            for k, (label, c) in enumerate(sources):
-                rate = _train_rate(c, args.train_steps, tmp / f"run{k}")
-                data = _data_rate(c, max(5, args.train_steps))
-                rows.append([label, f"{rate:.3f}", f"{data:.1f}"])
+                  f"{cfg.data.patch_size}x{cfg.data.patch_size}, CPU")
+            rows = [["data", "threads", "train steps/s", "data-only batches/s"]]
+            old = torch.get_num_threads()
+            try:
+                for threads in args.train_threads:
+                    torch.set_num_threads(threads)
+                    for k, (label, c) in enumerate(sources):
+                        c = c.override(**{"train.threads": threads})
+                        rate = _train_rate(c, args.train_steps, tmp / f"run{threads}-{k}")
+                        data = _data_rate(c, max(5, args.train_steps))
+                        rows.append([label, str(threads), f"{rate:.3f}", f"{data:.1f}"])
+                        print("  " + "  ".join(rows[-1]), flush=True)
+            finally:
+                torch.set_num_threads(old)
             _print_table(rows)
     return 0
 

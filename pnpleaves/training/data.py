@@ -150,6 +150,8 @@ class NoisyPatchBatches(Dataset):
         self.global_batch = int(d.batch_size)
         self.samples = range(rank * local, (rank + 1) * local)
         self.sigma_lo, self.sigma_hi = (float(v) for v in cfg.noise.sigma_range)
+        self.low_fraction = float(cfg.noise.low_fraction)
+        self.low_lo, self.low_hi = (float(v) for v in cfg.noise.low_range)
         self.n_images = int(d.n_images)
         self.cache: CacheImages | None = None
         self.leaves: Any = None
@@ -189,7 +191,11 @@ class NoisyPatchBatches(Dataset):
                 x = augment_dihedral(x, int(torch.randint(0, 8, (1,), generator=g)))
             if self.permute_channels and x.shape[0] > 1:
                 x = x[torch.randperm(x.shape[0], generator=g)]
-            s = self.sigma_lo + (self.sigma_hi - self.sigma_lo) * float(torch.rand((), generator=g))
+            u = float(torch.rand((), generator=g))
+            s = self.sigma_lo + (self.sigma_hi - self.sigma_lo) * u
+            # the extra draw happens only when the mixture is on, so older configs keep their batches
+            if self.low_fraction > 0 and float(torch.rand((), generator=g)) < self.low_fraction:
+                s = self.low_lo + (self.low_hi - self.low_lo) * u
             clean.append(x.contiguous())
             sigma.append(s)
             noise.append(torch.randn(x.shape, generator=g))

@@ -343,6 +343,8 @@ def _train(cfg: TrainConfig, ddp: _Dist, *, resume: bool, progress: bool,
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.train.compile:
+        net = torch.compile(net)  # the state dict of ``model`` is unchanged: checkpoints stay portable
 
     dev_images = _load_dev_set(cfg) if ddp.main else []
     sigmas = list(cfg.dev.sigmas) if dev_images else []
