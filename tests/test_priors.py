@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -227,3 +228,25 @@ def test_every_registered_prior_loads_and_denoises(name):
     assert out.shape == x.shape and torch.isfinite(out).all()
     lo, hi = prior_sigma_range(name)
     assert 0 <= lo < hi and math.isfinite(hi)
+
+
+SHARED_TESTSETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "testsets"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["vl-drunet", "dl-drunet"])
+def test_card_psnr_is_reproduced_by_eval_denoiser(name, capsys):
+    """Two entries of the shipped card (Set5, sigma 25 and 50) come back within 0.02 dB from the CLI."""
+    from pnpleaves.cli import main
+
+    folder = SHARED_TESTSETS / "Set5"
+    if name not in list_priors() or not folder.is_dir():
+        pytest.skip(f"needs the registered {name} and {folder}")
+    metrics = list_priors()[name]["metrics"]
+    assert main(["eval-denoiser", "--prior", name, "--testset", str(folder), "--sigma", "25", "--sigma", "50",
+                 "--no-bm3d", "--no-ssim"]) == 0
+    out = capsys.readouterr().out
+    for sigma in (25, 50):
+        row = next(line for line in out.splitlines() if line.split()[:1] == [str(sigma)])
+        measured = float(row.split()[1])
+        assert abs(measured - metrics[f"Set5/sigma={sigma}/psnr"]) <= 0.02, (sigma, row)
