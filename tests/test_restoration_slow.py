@@ -43,3 +43,12 @@ def test_bench_quick_smoke(tmp_path, tiny_prior, capsys):
     assert rc == 0 and out.is_file()
     text = capsys.readouterr().out
     assert "tiny/hqs" in text and "tiny/dpir" in text and "wiener" in text and "HQS vs DPIR" in text
+
+    # a second run takes the classical rows from the first CSV instead of recomputing them
+    out2 = tmp_path / "b2.csv"
+    rc = main(["bench", "restore", "--quick", "--problems", "deblur", "--priors", tiny_prior, "--methods", "hqs",
+               "--no-dpir", "--csv", str(out2), "--no-timing", "--reuse-baselines", str(out)])
+    assert rc == 0
+    first = [line for line in out.read_text().splitlines() if ",wiener," in line or ",tv," in line]
+    second = [line for line in out2.read_text().splitlines() if ",wiener," in line or ",tv," in line]
+    assert first and first == second

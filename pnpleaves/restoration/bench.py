@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device (default cpu)")
     parser.add_argument("--csv", default="bench_restore.csv", help="CSV file to write (default bench_restore.csv)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reuse-baselines", default=None, metavar="CSV",
+                        help="take the classical-baseline rows (which do not depend on any prior) from an earlier "
+                             "CSV of this benchmark instead of recomputing them; same --seed and --boundary")
 
 
 # --------------------------------------------------------------------------- data
@@ -112,12 +115,28 @@ def _dpir(den, y: np.ndarray, physics, sigma: float, device) -> np.ndarray:
     return _to_np(out)
 
 
+BASELINES = ("wiener", "tv", "bicubic", "push-pull", "cbm3d/hqs")
+
+
+def _read_baselines(path: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """Classical-baseline rows of an earlier benchmark CSV, keyed by (problem, setting, image, method)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("method") in BASELINES]
+    return {(r["problem"], r["setting"], r["image"], r["method"]):
+            dict(r, psnr=float(r["psnr"]), ssim=float(r["ssim"]), seconds=float(r["seconds"])) for r in rows}
+
+
 class _Recorder:
-    def __init__(self) -> None:
+    def __init__(self, reuse: dict[tuple[str, str, str, str], dict[str, Any]] | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
+        self.reuse = reuse or {}
 
     def run(self, problem: str, setting: str, image: str, method: str, fn: Callable[[], np.ndarray],
             ref: np.ndarray, border: int = 0) -> None:
+        old = self.reuse.get((problem, setting, image, method))
+        if old is not None:
+            self.rows.append(old)
+            return
         t0 = time.perf_counter()
         out = fn()
         dt = time.perf_counter() - t0
@@ -333,7 +352,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: skipping prior {p!r}: {exc}")
             continue
         priors[Path(p).stem if os.sep in p or p.endswith(".safetensors") else p] = den
-    rec = _Recorder()
+    reuse = None
+    if args.reuse_baselines:
+        path = Path(args.reuse_baselines)
+        if not path.is_file():
+            raise FileNotFoundError(f"--reuse-baselines: no CSV at {str(path)!r}; run the benchmark once with "
+                                    "the baselines and --csv FILE first.")
+        reuse = _read_baselines(path)
+    rec = _Recorder(reuse)
     for prob, fn in (("deblur", _deblur), ("sr", _sr), ("inpaint", _inpaint)):
         if prob in args.problems:
             fn(rec, root, priors, args, args.device)
