@@ -411,6 +411,20 @@ def test_export_writes_fp16_weights_and_a_valid_registry_entry(tmp_path, monkeyp
     with pytest.raises(FileExistsError, match="--overwrite"):
         export_run(tmp_path / "run", "tiny-x", weights_dir=wdir, registry=reg)
     assert main([str(tmp_path / "run"), "--name", "bad name", "--weights-dir", str(wdir)]) == 2
+    # an export that fails half-way leaves the shipped file (and so the registry checksum) untouched
+    before = (wdir / "tiny-x.safetensors").read_bytes()
+    inode = (wdir / "tiny-x.safetensors").stat().st_ino  # a replaced file would get a new inode
+    import pnpleaves.training.export as export_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(export_module, "time_denoiser", broken)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        export_run(tmp_path / "run", "tiny-x", weights_dir=wdir, registry=reg, update=True, overwrite=True)
+    assert (wdir / "tiny-x.safetensors").read_bytes() == before and check_registry(reg) == []
+    assert (wdir / "tiny-x.safetensors").stat().st_ino == inode
+    assert sorted(p.name for p in wdir.iterdir()) == ["tiny-x.safetensors"]
 
 
 def test_cli_train_and_eval_denoiser(tmp_path, capsys):

@@ -213,40 +213,48 @@ def export_run(
         raise FileExistsError(f"{str(target)!r} already exists; pass --overwrite to replace it.")
     model = build_model(ckpt["arch"], dict(ckpt["arch_kwargs"]))
     model.load_state_dict(ckpt["model"], strict=True)
-    write_weights(target, model, ckpt["arch"], dict(ckpt["arch_kwargs"]),
+    # write beside the target and move into place only once the card is complete: an interrupted
+    # export never leaves the registry pointing at a file whose checksum it does not know
+    staged = target.with_name(f".{target.stem}.partial.safetensors")
+    write_weights(staged, model, ckpt["arch"], dict(ckpt["arch_kwargs"]),
                   sigma_range=tuple(cfg.noise.sigma_range), dtype=dtype,
                   extra={"name": name, "step": int(ckpt["step"]),
                          "wall_time_s": round(float(ckpt.get("wall_time_s", 0.0)), 1)})
-    sha = file_sha256(target)
-    logger.info("wrote %s (sha256 %s)", target, sha)
+    try:
+        sha = file_sha256(staged)
 
-    metrics: dict[str, float] = {}
-    if dev_folder is None:
-        folders = [cfg.resolve_path(cfg.dev.folder)] if cfg.dev.folder else []
-    else:
-        folders = [Path(f) for f in (dev_folder if isinstance(dev_folder, (list, tuple)) else [dev_folder])]
-    den = load_prior(target, device=device)  # the exported fp16 weights, as users get them
-    for folder in folders:
-        res = evaluate_denoiser(den, folder, list(dev_sigmas), seed=cfg.dev.seed, max_images=max_images, crop=crop,
-                                device=device, ssim=True)
-        n = len({r["image"] for r in res.rows})
-        tag = folder.name + (f"-crop{crop}" if crop else "") + (f"-first{n}" if max_images else "")
-        for s in dev_sigmas:
-            v = res.table["denoiser"][s]
-            metrics[f"{tag}/sigma={s * 255:g}/psnr"] = v["psnr"]
-            metrics[f"{tag}/sigma={s * 255:g}/ssim"] = v["ssim"]
-        logger.info("dev set %s:\n%s", folder, res.format())
-    speed = time_denoiser(den, device=device)
-    logger.info("denoising one 512x512 colour image: %.3f s (median, %d threads)", speed["denoise_512_s"],
-                speed["threads"])
-    entry = {
-        "file": target.name,
-        "sha256": sha,
-        "arch": ckpt["arch"],
-        "arch_kwargs": dict(ckpt["arch_kwargs"]),
-        "card": build_card(ckpt, metrics, description=description) | {"speed": speed},
-    }
+        metrics: dict[str, float] = {}
+        if dev_folder is None:
+            folders = [cfg.resolve_path(cfg.dev.folder)] if cfg.dev.folder else []
+        else:
+            folders = [Path(f) for f in (dev_folder if isinstance(dev_folder, (list, tuple)) else [dev_folder])]
+        den = load_prior(staged, device=device)  # the exported fp16 weights, as users get them
+        for folder in folders:
+            res = evaluate_denoiser(den, folder, list(dev_sigmas), seed=cfg.dev.seed, max_images=max_images, crop=crop,
+                                    device=device, ssim=True)
+            n = len({r["image"] for r in res.rows})
+            tag = folder.name + (f"-crop{crop}" if crop else "") + (f"-first{n}" if max_images else "")
+            for s in dev_sigmas:
+                v = res.table["denoiser"][s]
+                metrics[f"{tag}/sigma={s * 255:g}/psnr"] = v["psnr"]
+                metrics[f"{tag}/sigma={s * 255:g}/ssim"] = v["ssim"]
+            logger.info("dev set %s:\n%s", folder, res.format())
+        speed = time_denoiser(den, device=device)
+        logger.info("denoising one 512x512 colour image: %.3f s (median, %d threads)", speed["denoise_512_s"],
+                    speed["threads"])
+        entry = {
+            "file": target.name,
+            "sha256": sha,
+            "arch": ckpt["arch"],
+            "arch_kwargs": dict(ckpt["arch_kwargs"]),
+            "card": build_card(ckpt, metrics, description=description) | {"speed": speed},
+        }
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     block = dumps_toml({name: entry})
+    os.replace(staged, target)
+    logger.info("wrote %s (sha256 %s)", target, sha)
     if update:
         path = update_registry(name, entry, registry, overwrite=overwrite)
         logger.info("registry %s updated with %r", path, name)
