@@ -41,9 +41,11 @@ __all__ = ["DEFAULT_GRIDS", "dev_cases", "tune_schedule"]
 #: default grids per problem (values around DPIR's)
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "deblur": {"lam": [0.12, 0.23, 0.4], "sigma_start": [35 / 255, 49 / 255, 65 / 255], "n_iter": [8, 12]},
-    "sr": {"lam": [0.12, 0.23, 0.4], "sigma_start": [35 / 255, 49 / 255], "n_iter": [12, 24]},
-    "inpaint": {"lam": [0.23], "sigma_start": [50 / 255, 75 / 255, 100 / 255], "n_iter": [16, 24, 40],
-                "sigma_min": [1 / 255, 2 / 255, 5 / 255]},
+    # noise-free SR: the step is sigma_k^2 / (lam * sigma_floor^2), so lam and the floor act as one knob;
+    # a first probe on Set5 crops favoured weak priors (small lam) and few iterations
+    "sr": {"lam": [0.01, 0.03, 0.1], "sigma_start": [35 / 255, 49 / 255, 75 / 255], "n_iter": [6, 8, 12],
+           "sigma_floor": [1 / 255]},
+    "inpaint": {"sigma_start": [50 / 255, 75 / 255], "n_iter": [16, 24], "sigma_min": [1 / 255, 2 / 255, 5 / 255]},
 }
 
 

@@ -114,7 +114,9 @@ def build_card(ckpt: dict[str, Any], metrics: dict[str, float], *, description: 
         + ({"generate": f"{d.generator} images", "cache": f"cached {d.generator} images"}.get(d.source, "random images")),
         "data": data,
         "noise": {"kind": "gaussian", "sigma_range": [float(v) for v in cfg.noise.sigma_range],
-                  "blind": cfg.noise.blind},
+                  "blind": cfg.noise.blind}
+        | ({"low_fraction": cfg.noise.low_fraction, "low_range": [float(v) for v in cfg.noise.low_range]}
+           if cfg.noise.low_fraction > 0 else {}),
         "train": {
             "steps": int(ckpt["step"]),
             "wall_time_s": round(float(ckpt.get("wall_time_s", 0.0)), 1),
