@@ -423,6 +423,12 @@ def prior_sigma_range(prior: Any, *, registry: str | os.PathLike | None = None) 
     )
 
 
+def _data_label(data: dict) -> str:
+    """``vl``, ``vl (no-depth)``, ``dl``: the generator, and the preset when it is not the full model."""
+    gen, preset = str(data.get("generator", "?")), str(data.get("preset") or "")
+    return gen if preset in ("", "default", gen) else f"{gen} ({preset})"
+
+
 def priors_table(registry: str | os.PathLike | None = None) -> str:
     """A Markdown table of the registered priors, read from their cards: name, training data,
     parameters, steps, training hours, seconds per 512x512 image, dev-set PSNR (Kodak24, sigma
@@ -432,7 +438,7 @@ def priors_table(registry: str | os.PathLike | None = None) -> str:
     for name, card in list_priors(registry).items():
         data, train, metrics = card.get("data", {}), card.get("train", {}), card.get("metrics", {})
         psnr = [metrics.get(f"Kodak24/sigma={s}/psnr") for s in (15, 25, 50)]
-        cells = [name, f"{data.get('generator', '?')} ({data.get('preset', 'default')})",
+        cells = [name, _data_label(data),
                  f"{card.get('num_params', 0) / 1e6:.2f} M", str(train.get("steps", "?")),
                  f"{float(train.get('wall_time_s', 0)) / 3600:.2f}",
                  f"{card.get('speed', {}).get('denoise_512_s', float('nan')):.2f}",

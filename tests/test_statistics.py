@@ -255,3 +255,26 @@ def test_cli_refuses_missing_or_empty_folders(tmp_path, monkeypatch, capsys):
     code, out = _run_cli(monkeypatch, capsys, good, tmp_path / "empty")
     assert code == 2 and out.err.strip().count("\n") == 0
     assert "found none" in out.err
+
+
+def test_identity_psnr_of_identity_and_of_a_smoother():
+    """The identity keeps everything (capped at 120 dB); a 3x3 box blur loses texture, more on noise-like images."""
+    import torch
+
+    from pnpleaves.analysis import identity_psnr
+
+    rng = np.random.default_rng(0)
+    texture = rng.random((33, 47, 3)).astype(np.float32)
+    flat = np.full((33, 47, 3), 0.4, np.float32)
+    assert identity_psnr(lambda x, s: x, [texture, flat], 1 / 255) == pytest.approx(120.0)
+
+    def box(x, s):
+        return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1)
+
+    assert identity_psnr(box, [flat], 1 / 255) == pytest.approx(120.0)
+    blurred = identity_psnr(box, [texture], 1 / 255)
+    # white noise of variance 1/12 keeps 1/9 of its variance after a 3x3 box: MSE = (8/9)/12 per pixel
+    assert blurred == pytest.approx(10 * np.log10(1 / ((8 / 9) / 12)), abs=0.3)
+    assert identity_psnr(box, [texture], 1 / 255, crop=16) == pytest.approx(blurred, abs=0.6)
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        identity_psnr(box, [texture[..., 0]], 1 / 255)

@@ -3,6 +3,8 @@
 * :mod:`pnpleaves.analysis.statistics`: second-order image statistics (radially averaged
   amplitude spectrum and its power-law slope, gradient-magnitude histograms, KL/JS divergences),
   as in the VibrantLeaves comparison of synthetic and natural image sets.
+* :mod:`pnpleaves.analysis.fidelity`: the identity test, how much clean natural detail a denoiser
+  keeps at a low noise level.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pnpleaves.analysis.statistics import (
 )
 
 __all__ = [
+    "identity_psnr",
     "DEFAULT_BAND",
     "DEFAULT_EPS",
     "ImageSetStatistics",
@@ -36,3 +39,12 @@ __all__ = [
     "power_spectrum_slope",
     "radial_amplitude_spectrum",
 ]
+
+
+def __getattr__(name: str):
+    # imported lazily so that ``python -m pnpleaves.analysis.fidelity`` runs without a double import
+    if name == "identity_psnr":
+        from pnpleaves.analysis.fidelity import identity_psnr
+
+        return identity_psnr
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
