@@ -52,3 +52,14 @@ def test_bench_quick_smoke(tmp_path, tiny_prior, capsys):
     first = [line for line in out.read_text().splitlines() if ",wiener," in line or ",tv," in line]
     second = [line for line in out2.read_text().splitlines() if ",wiener," in line or ",tv," in line]
     assert first and first == second
+
+
+def test_default_deblur_timing_runs(tiny_prior):
+    """The benchmark's 512x512 timing (warm-up included) runs end to end with a real Levin kernel."""
+    from pnpleaves.restoration.api import resolve_prior
+    from pnpleaves.restoration.bench import default_data_root, time_default_deblur
+
+    if not (default_data_root() / "testsets" / "Kodak24_full").is_dir():
+        pytest.skip("development data not available")
+    den, _ = resolve_prior(tiny_prior)
+    assert 0 < time_default_deblur(default_data_root(), den) < 600
