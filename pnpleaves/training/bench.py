@@ -22,7 +22,11 @@ from pathlib import Path
 import torch
 
 DEFAULT_NETS = ("8,16,32,64:1", "16,32,64,128:1", "32,64,128,256:2", "64,128,256,512:4")
-VARIANTS = {"plain": {}, "channels_last": {"train.channels_last": True}, "compile": {"train.compile": True}}
+VARIANTS = {  # each variant sets both switches, whatever the config says
+    "plain": {"train.channels_last": False, "train.compile": False},
+    "channels_last": {"train.channels_last": True, "train.compile": False},
+    "compile": {"train.channels_last": False, "train.compile": True},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             sources = [(f"random tensors, {v}", cfg.override(**{"data.source": "random", **VARIANTS[v]}))
                        for v in args.train_variants]
             if cache is not None:
-                sources.append((f"cached images ({cache})", cfg.override(**{"data.source": "cache",
+                sources.append((f"cached images ({cache}), config's set-up", cfg.override(**{"data.source": "cache",
                                                                             "data.cache_dir": str(cache)})))
             print(f"\nTraining {cfg.name}: {cfg.model.arch} {cfg.model.kwargs}, batch {cfg.data.batch_size} of "
                   f"{cfg.data.patch_size}x{cfg.data.patch_size}, CPU")
