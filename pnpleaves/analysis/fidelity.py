@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,8 @@ def identity_psnr(denoiser: Any, images: list[np.ndarray], sigma: float, *, crop
     :param sigma: noise level handed to the denoiser, on the [0, 1] scale (no noise is added).
     :param crop: centre-crop each image to ``crop x crop`` first (0: whole images).
     """
+    from pnpleaves.training.evaluate import psnr
+
     scores = []
     for img in images:
         img = np.asarray(img, dtype=np.float32)
@@ -48,15 +49,13 @@ def identity_psnr(denoiser: Any, images: list[np.ndarray], sigma: float, *, crop
             img = img[top : top + crop, left : left + crop]
         x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(device or "cpu")
         with torch.no_grad():
-            out = denoiser(x, float(sigma)).clamp(0, 1)
-        mse = float(((out - x) ** 2).mean())
-        scores.append(10 * np.log10(1.0 / max(mse, 1e-12)))
+            scores.append(float(psnr(denoiser(x, float(sigma)), x)[0]))
     return float(np.mean(scores))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pnpleaves.io import list_images, read_image
     from pnpleaves.priors import list_priors, load_prior
+    from pnpleaves.training.evaluate import load_testset
 
     ap = argparse.ArgumentParser(prog="python -m pnpleaves.analysis.fidelity", description=__doc__.splitlines()[0])
     ap.add_argument("--testset", required=True, help="folder of clean images")
@@ -65,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="noise level on the 0-255 scale (repeat; default 1 and 2)")
     ap.add_argument("--crop", type=int, default=256, help="centre crop (default 256; 0: whole images)")
     args = ap.parse_args(argv)
-    files = list_images(Path(args.testset))
-    if not files:
+    names, tensors = load_testset(args.testset, crop=args.crop)
+    if not names:
         print(f"error: no images in {args.testset!r}")
         return 2
-    images = [read_image(f, channels=3) for f in files]
+    images = [t[0].permute(1, 2, 0).numpy() for t in tensors]
     sigmas = args.sigma or [1.0, 2.0]
     priors = args.priors or sorted(list_priors())
     print(f"PSNR (dB) of D(x, sigma) against the clean x: {len(images)} images of {args.testset}"
