@@ -507,9 +507,61 @@ def test_continue_from_exported_weights(tmp_path):
     no_warmup = later.override(**{"optim.warmup_steps": 0})
     assert learning_rate(8, later, 8) == pytest.approx(learning_rate(8, no_warmup) / 4)  # warm-up restarts at 8
     assert learning_rate(12, later, 8) == learning_rate(12, no_warmup)
-    with pytest.raises(ValueError, match="continue with the config"):
-        other = tiny_config(tmp_path, output_dir=str(tmp_path / "x"), **{"model.kwargs": {"nc": [4, 8, 16, 32], "nb": 1}})
+    with pytest.raises(ValueError, match="Continue with the config"):
+        other = tiny_config(tmp_path, output_dir=str(tmp_path / "x"), **{"model.kwargs": {"nc": [4, 8, 16, 32], "nb": 3}})
         train(other, init_from=tmp_path / "w" / "tiny-c.safetensors")
+
+
+def test_continue_into_a_wider_network(tmp_path):
+    """--widen embeds the narrow weights so that the wide network starts from the same function;
+    with restart_schedule the halvings count from the start step."""
+    from pnpleaves.priors import read_weights
+    from pnpleaves.training.architectures import build_model
+    from pnpleaves.training.export import export_run
+    from pnpleaves.training.train import learning_rate
+
+    train(tiny_config(tmp_path, **{"train.steps": 6}))
+    export_run(tmp_path / "run", "tiny-n", weights_dir=tmp_path / "w", dev_folder=[])
+    narrow_file = tmp_path / "w" / "tiny-n.safetensors"
+    wide_kwargs = dict(TINY_NET) | {"nc": [2 * c for c in TINY_NET["nc"]]}
+    wide_cfg = tiny_config(tmp_path, output_dir=str(tmp_path / "wide"),
+                           **{"model.kwargs": wide_kwargs, "train.steps": 6, "optim.restart_schedule": True})
+    with pytest.raises(ValueError, match="--widen"):
+        train(wide_cfg, init_from=narrow_file)
+    assert learning_rate(6, wide_cfg, 6) == learning_rate(0, wide_cfg, 0)  # full rate again at the start step
+    assert learning_rate(6 + 7 + 3, wide_cfg, 6) == learning_rate(7 + 3, wide_cfg, 0)
+
+    # the widened network (before any step) computes what the narrow one did
+    state, _ = read_weights(narrow_file)
+    narrow = build_model("drunet", dict(TINY_NET))
+    narrow.load_state_dict({k: v.float() for k, v in state.items()})
+    from pnpleaves.training.widen import widen_into
+
+    torch.manual_seed(3)
+    wide = widen_into(build_model("drunet", wide_kwargs), state)
+    x = torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x, 0.1), narrow(x, 0.1), atol=1e-6, rtol=0)
+    assert wide.m_head.weight[TINY_NET["nc"][0]:].abs().sum() > 0  # the new channels are not dead
+    assert wide.m_tail.weight[:, TINY_NET["nc"][0]:].abs().sum() == 0  # ... and not read yet
+
+    result = train(wide_cfg.override(**{"train.steps": 9}), init_from=narrow_file, widen=True)
+    assert result.step == 9 and len(result.losses) == 3
+    state_after = read_state(tmp_path / "wide")["model"]
+    assert state_after["m_tail.weight"][:, TINY_NET["nc"][0]:].abs().sum() > 0  # training reads them
+
+
+def test_widening_refuses_narrower_or_other_layers():
+    from pnpleaves.training.architectures import build_model
+    from pnpleaves.training.widen import widen_into
+
+    wide = build_model("drunet", dict(TINY_NET))
+    narrower_target = build_model("drunet", dict(TINY_NET) | {"nc": [c + 1 for c in TINY_NET["nc"]]})
+    with pytest.raises(ValueError, match="at least the narrow"):
+        widen_into(wide, narrower_target.state_dict())
+    deeper = build_model("drunet", dict(TINY_NET) | {"nb": TINY_NET["nb"] + 1})
+    with pytest.raises(ValueError, match="same layers"):
+        widen_into(wide, deeper.state_dict())
 
 
 def test_channel_permutation_augmentation(tmp_path):

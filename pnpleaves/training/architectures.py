@@ -86,6 +86,7 @@ class DRUNetDenoiser(DRUNet):
             device=None,
         )
         self.blind = bool(blind)
+        self.in_channels = int(in_channels)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
         s = _sigma_like(sigma, x)
@@ -121,6 +122,7 @@ class DnCNN(Denoiser):
                 f"residual DnCNN needs in_channels == out_channels; got {in_channels} and {out_channels}."
             )
         self.noise_map = bool(noise_map)
+        self.in_channels = int(in_channels)
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels + int(self.noise_map), nf, 3, padding=1, bias=bias),
             nn.ReLU(inplace=True),

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", default=None, metavar="WEIGHTS",
                         help="continue from exported weights (e.g. weights/vl-drunet.safetensors): same step "
                              "counter, fresh optimizer with a warm-up; ignored if --resume finds a checkpoint")
+    parser.add_argument("--widen", action="store_true",
+                        help="with --init-from: the config's network may be wider (more channels) than the "
+                             "weights; they are embedded so that training starts from the same function")
     parser.add_argument("--output-dir", default=None, help="run folder (overrides output_dir)")
     parser.add_argument("--device", default=None, help="'auto', 'cpu' or 'cuda[:N]' (overrides train.device)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (overrides data.workers)")
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("pnpleaves").addHandler(handler)
     try:
         result = train(cfg, resume=args.resume, steps=args.steps, progress=sys.stderr.isatty(),
-                       init_from=args.init_from)
+                       init_from=args.init_from, widen=args.widen)
     finally:
         if handler is not None:
             logging.getLogger("pnpleaves").removeHandler(handler)

@@ -10,7 +10,7 @@ A config file has a few top-level keys and one table per section::
     [data]    source, generator, preset, options, image_size, n_images, cache_dir,
               patch_size, batch_size, workers, augment, permute_channels
     [noise]   sigma_range, blind, low_fraction, low_range        (sigma on the [0, 1] scale: 75/255 = 0.2941)
-    [optim]   loss, lr, warmup_steps, halve_every, lr_min, grad_clip, betas
+    [optim]   loss, lr, warmup_steps, halve_every, lr_min, grad_clip, betas, restart_schedule
     [train]   steps, checkpoint_every, log_every, eval_every, device, threads, channels_last, compile, amp
     [dev]     folder, n_images, crop, sigmas, seed
 
@@ -100,7 +100,9 @@ class NoiseConfig:
 @dataclass(frozen=True)
 class OptimConfig:
     """Adam; lr warms up linearly for ``warmup_steps``, then halves every ``halve_every`` steps,
-    never below ``lr_min`` (Zhang et al. 2021 schedule). ``grad_clip = 0`` disables clipping."""
+    never below ``lr_min`` (Zhang et al. 2021 schedule). ``grad_clip = 0`` disables clipping.
+    ``restart_schedule`` counts the halvings from the step a run was continued at (``--init-from``)
+    instead of from step 0."""
 
     loss: str = "l1"
     lr: float = 1e-4
@@ -109,6 +111,7 @@ class OptimConfig:
     lr_min: float = 5e-7
     grad_clip: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    restart_schedule: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,15 +42,18 @@ logger = logging.getLogger(__name__)
 __all__ = ["TrainResult", "learning_rate", "machine_description", "train"]
 
 CHECKPOINT_FORMAT = "pnpleaves-train/1"
+_WIDTH_KEYS = ("nc", "nf")  # the arguments that set channel counts (DRUNet, DnCNN)
 
 
 def learning_rate(step: int, cfg: TrainConfig, warm_start: int = 0) -> float:
     r"""Learning rate at (0-based) ``step``: :math:`\mathrm{lr}\,2^{-\lfloor t / K\rfloor}` floored at
     ``lr_min`` (``K = halve_every``; ``K = 0`` keeps it constant), ramped up linearly over the
     ``warmup_steps`` steps that follow ``warm_start`` (0 for a new run; the start step for a run
-    continued from exported weights with a fresh optimizer)."""
+    continued from exported weights with a fresh optimizer). With ``optim.restart_schedule`` the
+    halvings are counted from ``warm_start`` too: a continued run starts again at the full rate."""
     o = cfg.optim
-    halvings = step // o.halve_every if o.halve_every else 0
+    counted = step - warm_start if o.restart_schedule else step
+    halvings = max(counted, 0) // o.halve_every if o.halve_every else 0
     lr = max(o.lr * 0.5**halvings, o.lr_min)
     if o.warmup_steps and 0 <= step - warm_start < o.warmup_steps:
         return lr * (step - warm_start + 1) / o.warmup_steps
@@ -244,6 +247,7 @@ def train(
     steps: int | None = None,
     progress: bool = False,
     init_from: str | os.PathLike | None = None,
+    widen: bool = False,
 ) -> TrainResult:
     """Train (or continue training) the denoiser described by ``cfg``.
 
@@ -256,6 +260,9 @@ def train(
         model and the step counter (and wall time) continue, the optimizer starts afresh with a
         warm-up of ``warmup_steps``. This is how training continues across machines or sessions
         when only the weights were kept; ignored when ``resume`` finds a checkpoint.
+    :param widen: with ``init_from``, allow the config's network to be wider (larger channel counts,
+        same architecture and depth) than the weights: they are embedded so that the wide network
+        computes the same function (:func:`pnpleaves.training.widen.widen_into`).
     :returns: a :class:`TrainResult`; ``interrupted`` is True after SIGINT / SIGTERM.
     """
     if steps is not None:
@@ -274,14 +281,14 @@ def train(
         if ddp.device.type == "cpu":
             threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // ddp.local_world)
             torch.set_num_threads(threads)
-        return _train(cfg, ddp, resume=resume, progress=progress, init_from=init_from)
+        return _train(cfg, ddp, resume=resume, progress=progress, init_from=init_from, widen=widen)
     finally:
         torch.set_num_threads(old_threads)
         ddp.close()
 
 
 def _train(cfg: TrainConfig, ddp: _Dist, *, resume: bool, progress: bool,
-           init_from: str | os.PathLike | None = None) -> TrainResult:
+           init_from: str | os.PathLike | None = None, widen: bool = False) -> TrainResult:
     from pnpleaves.priors import write_weights
     from pnpleaves.training.data import make_loader
     from pnpleaves.training.evaluate import evaluate_denoiser
@@ -324,12 +331,26 @@ def _train(cfg: TrainConfig, ddp: _Dist, *, resume: bool, progress: bool,
         from pnpleaves.priors import read_weights
 
         state, info = read_weights(init_from)
-        if info.get("arch") != cfg.model.arch or dict(info.get("arch_kwargs", {})) != dict(cfg.model.kwargs):
+        theirs, ours = dict(info.get("arch_kwargs", {})), dict(cfg.model.kwargs)
+        same_but_width = info.get("arch") == cfg.model.arch and (
+            {k: v for k, v in theirs.items() if k not in _WIDTH_KEYS}
+            == {k: v for k, v in ours.items() if k not in _WIDTH_KEYS})
+        if not (theirs == ours and info.get("arch") == cfg.model.arch or widen and same_but_width):
+            hint = (" To continue with wider layers, pass widen=True (CLI: --widen)." if same_but_width
+                    else " Continue with the config the weights were trained with.")
             raise ValueError(
-                f"{str(init_from)!r} holds {info.get('arch')}({info.get('arch_kwargs')}) but the config asks for "
-                f"{cfg.model.arch}({cfg.model.kwargs}); continue with the config the weights were trained with."
+                f"{str(init_from)!r} holds {info.get('arch')}({theirs}) but the config asks for "
+                f"{cfg.model.arch}({ours}).{hint}"
             )
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        if theirs != ours:
+            from pnpleaves.training.widen import widen_into
+
+            widen_into(model, state)
+            if ddp.main:
+                logger.info("widened %s(%s) into %s: same function, the new channels start untrained",
+                            cfg.model.arch, theirs, ours)
+        else:
+            model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
         start = warm_start = int(info.get("step", 0))
         wall_before = float(info.get("wall_time_s", 0.0))
         if ddp.main:
