@@ -551,6 +551,20 @@ def test_continue_into_a_wider_network(tmp_path):
     assert state_after["m_tail.weight"][:, TINY_NET["nc"][0]:].abs().sum() > 0  # training reads them
 
 
+def test_widening_dncnn_keeps_the_function_with_biases():
+    from pnpleaves.training.architectures import build_model
+    from pnpleaves.training.widen import widen_into
+
+    narrow = build_model("dncnn", {"depth": 4, "nf": 8, "bias": True})
+    for p in narrow.parameters():  # DnCNN starts with a near-zero last layer: make the test meaningful
+        torch.nn.init.normal_(p, std=0.2)
+    wide = widen_into(build_model("dncnn", {"depth": 4, "nf": 13, "bias": True}), narrow.state_dict())
+    x = torch.rand(1, 3, 17, 23)
+    with torch.no_grad():
+        assert (narrow(x, 0.1) - x).abs().max() > 1e-2
+        torch.testing.assert_close(wide(x, 0.1), narrow(x, 0.1), atol=1e-6, rtol=0)
+
+
 def test_widening_refuses_narrower_or_other_layers():
     from pnpleaves.training.architectures import build_model
     from pnpleaves.training.widen import widen_into

@@ -80,8 +80,8 @@ def widen_into(wide: nn.Module, narrow_state: Mapping[str, torch.Tensor], *,
             _embed(new, old, in_axis=0, out_axis=1, name=key)
         elif leaf == "weight" and isinstance(module, nn.Conv2d):
             _embed(new, old, in_axis=1, out_axis=0, name=key)
-        elif leaf == "bias" and isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-            _embed(new, old.reshape(-1), in_axis=-1, out_axis=0, name=key)
+        elif leaf == "bias" and isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and new.numel() >= old.numel():
+            new[: old.numel()] = old  # the new channels' biases keep their initial values
         elif new.shape == old.shape:
             new.copy_(old)
         else:
