@@ -116,6 +116,9 @@ def test_same_input_same_output_and_no_in_place_change(den, images):
     pnp_super_resolve(t, 2, prior=den, sigma=0.0, **FAST)
     pnp_denoise(t, 0.1, prior=den)
     assert torch.equal(t, tk) and torch.equal(mask, mk)
+    c1 = pnp_deblur(rgb, k, den, sigma=0.01, ensemble="cycle", **FAST)
+    c2 = pnp_deblur(rgb, k, den, sigma=0.01, ensemble="cycle", **FAST)
+    assert np.array_equal(c1, c2) and not np.array_equal(c1, pnp_deblur(rgb, k, den, sigma=0.01, **FAST))
     was_training = den.training
     den.train()
     pnp_denoise(t, 0.1, prior=den)
@@ -242,6 +245,8 @@ def test_bad_scale_and_mask_raise_clear_errors(den, images):
         pnp_inpaint(img, np.full((37, 51), 2.0), prior=den, sigma=0.0)
     with pytest.raises(ValueError, match="marks no pixel as observed"):
         pnp_inpaint(img, np.zeros((37, 51)), prior=den, sigma=0.0)
+    with pytest.raises(ValueError, match="ensemble must be one of 'none', 'cycle', 'x8'; got 'x4'"):
+        pnp_super_resolve(img, 2, prior=den, sigma=0.0, ensemble="x4")
 
 
 def test_unknown_prior_names_the_registered_ones(images):

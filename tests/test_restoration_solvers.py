@@ -11,7 +11,15 @@ from deepinv.optim.dpir import get_DPIR_params
 
 from pnpleaves.restoration.problems import blur_problem, gaussian_kernel
 from pnpleaves.restoration.schedules import DEFAULTS, Schedule, ScheduleParams, default_params, make_schedule
-from pnpleaves.restoration.solvers import ChannelAdapter, adapt_denoiser, build_solver, denoiser_channels, solve
+from pnpleaves.restoration.solvers import (
+    ChannelAdapter,
+    DihedralCycle,
+    adapt_denoiser,
+    build_solver,
+    denoiser_channels,
+    dihedral,
+    solve,
+)
 
 
 def _lap(h, w):
@@ -172,3 +180,42 @@ def test_channel_adapter():
 def test_build_solver_rejects_unknown_method():
     with pytest.raises(ValueError, match="method must be one of"):
         build_solver(GradientWiener(), _constant(0.1, 1.0, 2), "pgd")
+
+
+class _Shift(Denoiser):
+    """A denoiser that is not equivariant: it shifts the image one pixel down (circularly)."""
+
+    def forward(self, x, sigma, **kwargs):
+        return torch.roll(x, 1, dims=-2)
+
+
+def test_dihedral_is_the_group_of_the_square_and_inverts():
+    x = torch.arange(3 * 5, dtype=torch.float64).reshape(1, 1, 3, 5)
+    outs = [dihedral(x, k) for k in range(8)]
+    assert len({tuple(o.flatten().tolist()) for o in outs}) == 8  # 8 distinct elements
+    assert torch.equal(outs[0], x) and outs[1].shape == (1, 1, 5, 3)
+    for k in range(8):
+        assert torch.equal(dihedral(outs[k], k, inverse=True), x)
+    assert torch.equal(outs[4], torch.flip(x, dims=(-2,)))
+
+
+def test_dihedral_cycle_turns_once_per_call_and_resets():
+    x = torch.rand(1, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    wrapped = DihedralCycle(_Shift())
+    outs = [wrapped(x, 0.1) for _ in range(9)]
+    # T^-1 roll(T x) is a one-pixel roll along some direction: the 8 calls give 4 distinct ones, then repeat
+    assert len({tuple(o.flatten().tolist()) for o in outs[:8]}) == 4
+    assert torch.equal(outs[8], outs[0]) and torch.equal(outs[0], torch.roll(x, 1, dims=-2))
+    wrapped.reset()
+    assert torch.equal(wrapped(x, 0.1), outs[0])
+
+
+def test_dihedral_ensemble_averages_the_eight_and_keeps_equivariant_denoisers():
+    x = torch.rand(2, 3, 6, 10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    mean_shift = DihedralCycle(_Shift(), "ensemble")(x, 0.1)
+    ref = sum(torch.roll(x, s, dims=d) for s in (1, -1) for d in (-2, -1)) / 4
+    assert torch.allclose(mean_shift, ref, atol=1e-12)
+    wiener = GradientWiener()  # isotropic Laplacian on a circular grid: equivariant under the group
+    assert torch.allclose(DihedralCycle(wiener, "ensemble")(x, 0.1), wiener(x, 0.1), atol=1e-12)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        DihedralCycle(wiener, "x16")

@@ -31,7 +31,7 @@ from ._io import kernel_to_tensor, mask_to_tensor, to_bchw
 from .noise import estimate_sigma_tensor
 from .problems import bicubic_kernel, blur_problem, denoise_problem, gaussian_kernel, inpaint_problem, sr_problem
 from .schedules import ScheduleParams, default_params, make_schedule
-from .solvers import adapt_denoiser, solve
+from .solvers import DihedralCycle, adapt_denoiser, solve
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +121,26 @@ def _sigmas(x: torch.Tensor, sigma: float | None, mask: torch.Tensor | None = No
     return est
 
 
+ENSEMBLES = ("none", "cycle", "x8")
+
+
+def _check_ensemble(ensemble: str) -> str:
+    return check_choice(ensemble, "ensemble", ENSEMBLES,
+                        hint="'cycle' turns the image once per iteration (free); 'x8' averages 8 turns (8x slower).")
+
+
+def _with_ensemble(den: torch.nn.Module, ensemble: str) -> torch.nn.Module:
+    if ensemble == "none":
+        return den
+    return DihedralCycle(den, "cycle" if ensemble == "cycle" else "ensemble")
+
+
 def _run(kind, x, build, den, method, schedule_params, sigmas, sigma_range, n_iter, progress, device):
     outs = []
     with _eval_mode(den):
         for b in range(x.shape[0]):
+            if isinstance(den, DihedralCycle):
+                den.reset()
             problem = build(x[b : b + 1].to(device), b)
             problem.physics = problem.physics.to(device)
             sched = make_schedule(sigmas[b], schedule_params, sigma_range=sigma_range, n_iter=n_iter)
@@ -144,6 +160,7 @@ def pnp_deblur(
     n_iter: int | None = None,
     boundary: str = "unknown",
     schedule: ScheduleParams | dict | None = None,
+    ensemble: str = "none",
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> np.ndarray | torch.Tensor:
@@ -160,6 +177,9 @@ def pnp_deblur(
         on a padded domain observing only the image window, then crop; no border ringing) or
         ``"circular"`` when the blur was circular (``mode="wrap"``).
     :param schedule: :class:`~pnpleaves.restoration.schedules.ScheduleParams` or a dict of overrides.
+    :param ensemble: ``"none"``; ``"cycle"``: the denoiser sees the ``k``-th of the 8 flips / quarter
+        turns of the image at iteration ``k`` (DPIR's ``x8``; no extra cost); ``"x8"``: every denoiser
+        call averages all 8 (8 times slower). See :class:`~pnpleaves.restoration.solvers.DihedralCycle`.
     :param device: where to run (default: the prior's device).
     :param progress: show a progress bar over the iterations.
     :returns: the restored image, same kind and layout as ``img``, float in [0, 1].
@@ -178,7 +198,7 @@ def pnp_deblur(
     params = _schedule_params("deblur", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
     sigmas = _sigmas(x, sigma)
     out = _run("deblur", x, lambda xb, b: blur_problem(xb, k.to(dev), boundary=boundary), den, method, params,
                sigmas, srange, n_iter, progress, dev)
@@ -203,6 +223,7 @@ def pnp_super_resolve(
     method: str = "hqs",
     n_iter: int | None = None,
     schedule: ScheduleParams | dict | None = None,
+    ensemble: str = "none",
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> np.ndarray | torch.Tensor:
@@ -211,6 +232,7 @@ def pnp_super_resolve(
     :param kernel: ``"bicubic"`` (MATLAB ``imresize`` anti-aliased bicubic, the default), ``"gaussian"``
         (std ``scale/2``; both put low-res pixel ``i`` at the centre of high-res pixels
         ``s*i .. s*i+s-1``), or a 2-D array applied as ``(k * x)[::s, ::s]`` (negative lobes allowed).
+    :param ensemble: ``"none"``, ``"cycle"`` or ``"x8"``, as in :func:`pnp_deblur`.
     :returns: the ``scale`` times larger image, same kind and layout as ``img``.
     """
     if isinstance(scale, bool):
@@ -225,7 +247,7 @@ def pnp_super_resolve(
     params = _schedule_params("sr", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
     sigmas = _sigmas(x, sigma)
     out = _run("sr", x, lambda xb, b: sr_problem(xb, s, k.to(dev)), den, method, params, sigmas, srange,
                n_iter, progress, dev)
@@ -241,6 +263,7 @@ def pnp_inpaint(
     method: str = "hqs",
     n_iter: int | None = None,
     schedule: ScheduleParams | dict | None = None,
+    ensemble: str = "none",
     device: str | torch.device | None = None,
     progress: bool = False,
 ) -> np.ndarray | torch.Tensor:
@@ -248,6 +271,7 @@ def pnp_inpaint(
 
     :param mask: ``(H, W)`` (shared by all channels) or the image's own shape; bool, 0/1 or 0/255.
         Values of ``img`` under missing pixels are ignored.
+    :param ensemble: ``"none"``, ``"cycle"`` or ``"x8"``, as in :func:`pnp_deblur`.
     """
     x, layout = to_bchw(img, "img")
     m = mask_to_tensor(mask, x)
@@ -256,7 +280,7 @@ def pnp_inpaint(
     params = _schedule_params("inpaint", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
     sigmas = _sigmas(x, sigma, m)
 
     def build(xb, b):

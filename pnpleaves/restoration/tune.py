@@ -87,17 +87,16 @@ def dev_cases(problem: str, root: Path, n_images: int = 12, seed: int = 0) -> li
     return cases
 
 
-def _run_case(problem: str, case: dict, den, method: str, params: ScheduleParams, device) -> np.ndarray:
+def _run_case(problem: str, case: dict, den, method: str, params: ScheduleParams, device,
+              ensemble: str = "none") -> np.ndarray:
     from .api import pnp_deblur, pnp_inpaint, pnp_super_resolve
 
+    common = dict(sigma=case["sigma"], method=method, schedule=params, device=device, ensemble=ensemble)
     if problem == "deblur":
-        return pnp_deblur(case["y"], case["kernel"], den, sigma=case["sigma"], method=method, schedule=params,
-                          device=device)
+        return pnp_deblur(case["y"], case["kernel"], den, **common)
     if problem == "sr":
-        return pnp_super_resolve(case["y"], case["scale"], prior=den, sigma=case["sigma"], method=method,
-                                 schedule=params, device=device)
-    return pnp_inpaint(case["y"], case["mask"], prior=den, sigma=case["sigma"], method=method, schedule=params,
-                       device=device)
+        return pnp_super_resolve(case["y"], case["scale"], prior=den, **common)
+    return pnp_inpaint(case["y"], case["mask"], prior=den, **common)
 
 
 def tune_schedule(
@@ -110,12 +109,14 @@ def tune_schedule(
     n_images: int = 12,
     device: Any = None,
     seed: int = 0,
+    ensembles: tuple[str, ...] | list[str] = ("none",),
 ) -> list[dict[str, Any]]:
     """Mean PSNR of every grid point on the development cases, best first.
 
     :param prior: registered name, weights path or deepinv Denoiser.
     :param grid: ``{field: [values]}`` over :class:`ScheduleParams` fields (default :data:`DEFAULT_GRIDS`).
-    :returns: list of ``{"params": {...}, "psnr": float, "seconds": float}``.
+    :param ensembles: the ``ensemble`` options of the PnP functions to try (an outer grid axis).
+    :returns: list of ``{"params": {...}, "ensemble": str, "psnr": float, "seconds": float}``.
     """
     from .api import resolve_prior
     from .bench import _metrics, default_data_root
@@ -132,12 +133,15 @@ def tune_schedule(
     base = default_params(problem, method)
     results = []
     keys = list(grid)
-    for values in itertools.product(*(grid[k] for k in keys)):
+    for ensemble, values in itertools.product(ensembles, itertools.product(*(grid[k] for k in keys))):
         params = replace(base, **dict(zip(keys, values)))
         t0 = time.perf_counter()
-        psnrs = [_metrics(_run_case(problem, c, den, method, params, device), c["x"], c["border"])[0] for c in cases]
-        res = {"params": asdict(params), "psnr": float(np.mean(psnrs)), "seconds": time.perf_counter() - t0}
-        logger.info("%s -> %.3f dB (%.0f s)", dict(zip(keys, values)), res["psnr"], res["seconds"])
+        psnrs = [_metrics(_run_case(problem, c, den, method, params, device, ensemble), c["x"], c["border"])[0]
+                 for c in cases]
+        res = {"params": asdict(params), "ensemble": ensemble, "psnr": float(np.mean(psnrs)),
+               "seconds": time.perf_counter() - t0}
+        logger.info("%s, ensemble %s -> %.3f dB (%.0f s)", dict(zip(keys, values)), ensemble, res["psnr"],
+                    res["seconds"])
         results.append(res)
     return sorted(results, key=lambda r: -r["psnr"])
 
@@ -161,14 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=12, help="number of development images (max 12)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--ensemble", nargs="*", default=["none"], choices=("none", "cycle", "x8"),
+                    help="ensemble options of the PnP functions to compare (default: none)")
     ap.add_argument("--out", default=None, help="JSON file for all results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     grid = _parse_grid(args.grid) if args.grid else None
     results = tune_schedule(args.prior, args.problem, args.method, grid=grid, data=args.data,
-                            n_images=args.images, device=args.device)
+                            n_images=args.images, device=args.device, ensembles=args.ensemble)
     for r in results[:10]:
-        print(f"{r['psnr']:.3f} dB  {r['params']}")
+        print(f"{r['psnr']:.3f} dB  ensemble={r['ensemble']}  {r['params']}")
     best = results[0]["params"]
     fields = ", ".join(f"{k}={v!r}" for k, v in best.items())
     print(f'paste into schedules.DEFAULTS: ("{args.problem}", "{args.method}"): ScheduleParams({fields}),')
