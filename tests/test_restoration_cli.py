@@ -78,6 +78,9 @@ def test_other_commands(monkeypatch, files, prior_file, capsys):
     assert _run(monkeypatch, "super-resolve", str(files / "in8.png"), "--scale", "2", "--out", str(files / "sr.png"),
                 "--sigma", "0", *_fast(prior_file)) == 0
     assert iio.imread(files / "sr.png").shape == (74, 102, 3)
+    assert _run(monkeypatch, "super-resolve", str(files / "in8.png"), "--scale", "2", "--out", str(files / "sr0.png"),
+                "--sigma", "0", "--ensemble", "none", *_fast(prior_file)) == 0
+    assert not np.array_equal(iio.imread(files / "sr0.png"), iio.imread(files / "sr.png"))  # the flag reaches the API
     assert _run(monkeypatch, "inpaint", str(files / "in8.png"), "--mask", str(files / "mask.png"), "--out",
                 str(files / "inp.png"), "--sigma", "0", *_fast(prior_file)) == 0
     assert _run(monkeypatch, "denoise", str(files / "in16.png"), "--sigma", "25", "--out", str(files / "dn.tif"),

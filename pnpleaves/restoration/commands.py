@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     if cmd != "denoise":
         parser.add_argument("--method", choices=("hqs", "admm"), default="hqs", help="PnP splitting (default hqs)")
         parser.add_argument("--n-iter", type=int, default=None, help="number of iterations (default: per problem)")
+        parser.add_argument("--ensemble", choices=("cycle", "x8", "none"), default="cycle",
+                            help="flips/quarter turns of the image: 'cycle' one per iteration (default, free), "
+                                 "'x8' all eight averaged at every step (8x slower), 'none'")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
                         help="output bit depth (default: the input's; JPEG is always 8)")
@@ -203,11 +206,12 @@ def run(args: argparse.Namespace) -> int:
         if cmd == "deblur":
             kernel = _kernel_arg(args.kernel, args)
             res = api.pnp_deblur(img, kernel, args.prior, sigma=sigma, method=args.method, n_iter=args.n_iter,
-                                 boundary=args.boundary, device=args.device, progress=progress)
+                                 boundary=args.boundary, device=args.device, progress=progress,
+                                 ensemble=args.ensemble)
         elif cmd == "super-resolve":
             kernel = _kernel_arg(args.kernel, args)
             res = api.pnp_super_resolve(img, args.scale, kernel=kernel, method=args.method, n_iter=args.n_iter,
-                                        progress=progress, **common)
+                                        progress=progress, ensemble=args.ensemble, **common)
         elif cmd == "inpaint":
             mask = read_image(args.mask, channels=1)[..., 0]
             if mask.shape != img.shape[:2]:
@@ -217,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             observed = mask <= 0.5 if args.invert_mask else mask > 0.5
             res = api.pnp_inpaint(img, observed, method=args.method, n_iter=args.n_iter, progress=progress,
-                                  **common)
+                                  ensemble=args.ensemble, **common)
         else:
             res = api.pnp_denoise(img, sigma, prior=args.prior, device=args.device)
     for w in caught:

@@ -88,7 +88,7 @@ def dev_cases(problem: str, root: Path, n_images: int = 12, seed: int = 0) -> li
 
 
 def _run_case(problem: str, case: dict, den, method: str, params: ScheduleParams, device,
-              ensemble: str = "none") -> np.ndarray:
+              ensemble: str = "cycle") -> np.ndarray:
     from .api import pnp_deblur, pnp_inpaint, pnp_super_resolve
 
     common = dict(sigma=case["sigma"], method=method, schedule=params, device=device, ensemble=ensemble)
@@ -109,7 +109,7 @@ def tune_schedule(
     n_images: int = 12,
     device: Any = None,
     seed: int = 0,
-    ensembles: tuple[str, ...] | list[str] = ("none",),
+    ensembles: tuple[str, ...] | list[str] = ("cycle",),
 ) -> list[dict[str, Any]]:
     """Mean PSNR of every grid point on the development cases, best first.
 
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=12, help="number of development images (max 12)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--device", default=None)
-    ap.add_argument("--ensemble", nargs="*", default=["none"], choices=("none", "cycle", "x8"),
-                    help="ensemble options of the PnP functions to compare (default: none)")
+    ap.add_argument("--ensemble", nargs="*", default=["cycle"], choices=("none", "cycle", "x8"),
+                    help="ensemble options of the PnP functions to compare (default: cycle, the API default)")
     ap.add_argument("--out", default=None, help="JSON file for all results")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
