@@ -88,14 +88,14 @@ def test_shipped_configs_parse_and_build(name):
         assert cfg.data.permute_channels and cfg.data.augment
 
 
-@pytest.mark.parametrize("name", ["l2", "nc24", "batch32", "noclip"])
+@pytest.mark.parametrize("name", ["l2", "nc24", "batch32", "noclip", "lr2e-4"])
 def test_probe_configs_change_one_setting_of_the_base_probe(name):
     """Each training-efficiency probe differs from probes/base.toml in the setting it names only."""
     base, probe = (load_config(CONFIGS / "probes" / f"{n}.toml").to_dict() for n in ("base", name))
     changed = {(sec, key) for sec in base if isinstance(base[sec], dict)
                for key in base[sec] if base[sec][key] != probe[sec][key]}
     expected = {"l2": {("optim", "loss")}, "nc24": {("model", "kwargs")},
-                "batch32": {("data", "batch_size"), ("train", "eval_every")}, "noclip": {("optim", "grad_clip")}}
+                "batch32": {("data", "batch_size"), ("train", "eval_every")}, "noclip": {("optim", "grad_clip")}, "lr2e-4": {("optim", "lr")}}
     assert changed == expected[name]
 
 
