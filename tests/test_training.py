@@ -453,6 +453,16 @@ def test_cli_train_and_eval_denoiser(tmp_path, capsys):
                  "--sigma", "25", "--sigma", "50", "--no-bm3d", "--max-images", "1"]) == 0
     out = capsys.readouterr().out
     assert "denoiser PSNR" in out and out.count("\n") == 4
+    per_image = tmp_path / "rows.csv"
+    args = ["eval-denoiser", "--prior", str(tmp_path / "run" / "model.safetensors"), "--testset", str(dev),
+            "--sigma", "25", "--no-bm3d", "--no-ssim", "--csv", str(per_image)]
+    assert main(args) == 0
+    lines = per_image.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "image,sigma,method,psnr,ssim" and len(lines) == 3 and lines[1].split(",")[1:3] == ["25", "denoiser"]
+    mean = np.mean([float(r.split(",")[3]) for r in lines[1:]])
+    assert f"{mean:.2f}" in capsys.readouterr().out  # the table holds their mean
+    assert main(args) == 2  # never overwrites
+    assert "already exists" in capsys.readouterr().err and len(per_image.read_text().splitlines()) == 3
     assert main(["eval-denoiser", "--prior", "nope", "--testset", str(dev), "--sigma", "25"]) == 2
     assert "known priors" in capsys.readouterr().err
     assert main(["eval-denoiser", "--prior", "nope", "--testset", str(dev), "--sigma", "300"]) == 2

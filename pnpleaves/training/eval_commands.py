@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="add a CBM3D column (needs `pip install bm3d`; default: on when installed)")
     bm3d.add_argument("--no-bm3d", dest="bm3d", action="store_false", help="skip the CBM3D column")
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster)")
+    parser.add_argument("--csv", default=None,
+                        help="also write the per-image values (image, sigma on 0-255, method, psnr, ssim) to "
+                             "this new CSV file (an existing file is refused)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {s}.")
     if args.max_images is not None and args.max_images < 1:
         raise UserError(f"--max-images must be >= 1; got {args.max_images}.")
+    if args.csv is not None and Path(args.csv).exists():
+        raise UserError(f"--csv {args.csv!r} already exists; choose a new file name (nothing was run).")
     use_bm3d = bm3d_available() if args.bm3d is None else args.bm3d
     result = evaluate_denoiser(
         args.prior, args.testset, [s / 255.0 for s in args.sigma], seed=args.seed,
@@ -41,4 +48,12 @@ def run(args: argparse.Namespace) -> int:
     n = len({r["image"] for r in result.rows})
     print(f"prior {args.prior} on {args.testset} ({n} images, noise seed {args.seed}; sigma on the 0-255 scale)")
     print(result.format(with_ssim=not args.no_ssim))
+    if args.csv is not None:
+        with open(args.csv, "x", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["image", "sigma", "method", "psnr", "ssim"])
+            for r in result.rows:
+                w.writerow([r["image"], f"{r['sigma'] * 255:g}", r["method"], f"{r['psnr']:.4f}",
+                            "" if r["ssim"] != r["ssim"] else f"{r['ssim']:.5f}"])
+        print(f"per-image values: {args.csv}")
     return 0
