@@ -196,7 +196,7 @@ def test_dihedral_is_the_group_of_the_square_and_inverts():
     assert torch.equal(outs[0], x) and outs[1].shape == (1, 1, 5, 3)
     for k in range(8):
         assert torch.equal(dihedral(outs[k], k, inverse=True), x)
-    assert torch.equal(outs[4], torch.flip(x, dims=(-2,)))
+    assert torch.equal(outs[4], torch.flip(x, dims=(-1,)))
 
 
 def test_dihedral_cycle_turns_once_per_call_and_resets():
@@ -206,6 +206,7 @@ def test_dihedral_cycle_turns_once_per_call_and_resets():
     # T^-1 roll(T x) is a one-pixel roll along some direction: the 8 calls give 4 distinct ones, then repeat
     assert len({tuple(o.flatten().tolist()) for o in outs[:8]}) == 4
     assert torch.equal(outs[8], outs[0]) and torch.equal(outs[0], torch.roll(x, 1, dims=-2))
+    assert torch.equal(outs[4], torch.roll(x, -1, dims=-2))  # 5th call: the up-down flip
     wrapped.reset()
     assert torch.equal(wrapped(x, 0.1), outs[0])
 

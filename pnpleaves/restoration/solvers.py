@@ -33,6 +33,7 @@ from deepinv.models import Denoiser
 from deepinv.optim.optim_iterators import ADMMIteration
 
 from pnpleaves._checks import check_choice
+from pnpleaves._dihedral import dihedral
 
 from .problems import Problem
 from .schedules import Schedule
@@ -112,20 +113,6 @@ class ChannelAdapter(Denoiser):
         )
 
 
-def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """The ``k``-th (0..7) element of the dihedral group of the square on ``(..., H, W)``, or its inverse.
-
-    ``k = 4 f + r``: a rotation by ``r`` quarter turns, preceded by a vertical flip when ``f = 1``.
-    """
-    k = int(k) % 8
-    flip, r = divmod(k, 4)
-    if not inverse:
-        x = torch.flip(x, dims=(-2,)) if flip else x
-        return torch.rot90(x, r, dims=(-2, -1))
-    x = torch.rot90(x, -r, dims=(-2, -1))
-    return torch.flip(x, dims=(-2,)) if flip else x
-
-
 class DihedralCycle(Denoiser):
     r"""Apply the denoiser to the ``k``-th dihedral transform of its input at its ``k``-th call, then undo it.
 
@@ -134,6 +121,10 @@ class DihedralCycle(Denoiser):
     ``x8`` option, Zhang et al. TPAMI 2022). ``mode="ensemble"`` instead averages all 8 transforms at
     every call (8 times slower). :meth:`reset` restarts the cycle, so that a solve is deterministic.
     """
+
+    #: the four quarter turns, then an up-down flip followed by each turn (up-down flip then r turns is
+    #: element 4 + (r + 2) % 4 of :func:`~pnpleaves._dihedral.dihedral`, whose flips are left-right)
+    _ORDER = (0, 1, 2, 3, 6, 7, 4, 5)
 
     def __init__(self, denoiser: torch.nn.Module, mode: str = "cycle"):
         super().__init__()
@@ -150,7 +141,7 @@ class DihedralCycle(Denoiser):
         if self.mode == "ensemble":
             out = sum(dihedral(self.denoiser(dihedral(x, k), sigma), k, inverse=True) for k in range(8))
             return out / 8
-        k = self.calls % 8
+        k = self._ORDER[self.calls % 8]
         self.calls += 1
         return dihedral(self.denoiser(dihedral(x, k), sigma), k, inverse=True)
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from pnpleaves._dihedral import dihedral
 from pnpleaves.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -40,9 +41,7 @@ def sample_seed(*keys: int) -> int:
 
 def augment_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     """Apply the ``k``-th (0..7) element of the dihedral group of the square to ``(C, H, W)``."""
-    if k >= 4:
-        x = torch.flip(x, dims=(-1,))
-    return torch.rot90(x, k % 4, dims=(-2, -1))
+    return dihedral(x, k)
 
 
 def _crop_origin(h: int, w: int, size: int, g: torch.Generator, what: str = "training image") -> tuple[int, int]:
