@@ -130,22 +130,21 @@ def _check_ensemble(ensemble: str) -> str:
 
 
 def _with_ensemble(den: torch.nn.Module, ensemble: str) -> torch.nn.Module:
+    """The denoiser of one solve: a fresh :class:`DihedralCycle` per image, so every image starts the cycle."""
     if ensemble == "none":
         return den
     return DihedralCycle(den, "cycle" if ensemble == "cycle" else "ensemble")
 
 
-def _run(kind, x, build, den, method, schedule_params, sigmas, sigma_range, n_iter, progress, device):
+def _run(kind, x, build, den, method, schedule_params, sigmas, sigma_range, n_iter, progress, device, ensemble):
     outs = []
     with _eval_mode(den):
         for b in range(x.shape[0]):
-            if isinstance(den, DihedralCycle):
-                den.reset()
             problem = build(x[b : b + 1].to(device), b)
             problem.physics = problem.physics.to(device)
             sched = make_schedule(sigmas[b], schedule_params, sigma_range=sigma_range, n_iter=n_iter)
             logger.debug("%s/%s schedule: sigmas %s, steps %s", kind, method, sched.sigmas, sched.stepsizes)
-            out = solve(problem, den, sched, method, progress=progress)
+            out = solve(problem, _with_ensemble(den, ensemble), sched, method, progress=progress)
             outs.append(problem.crop_output(out).to("cpu", torch.float32))
     return torch.cat(outs, 0)
 
@@ -195,15 +194,16 @@ def pnp_deblur(
     k = kernel_to_tensor(kernel, tuple(x.shape[-2:]))
     sigma = _check_sigma(sigma)
     check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_ensemble(ensemble)
     check_choice(boundary, "boundary", ("unknown", "circular"),
                  hint="'unknown' suits photographs; 'circular' a blur computed with wrap-around.")
     params = _schedule_params("deblur", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
+    den = adapt_denoiser(den, x.shape[1])
     sigmas = _sigmas(x, sigma)
     out = _run("deblur", x, lambda xb, b: blur_problem(xb, k.to(dev), boundary=boundary), den, method, params,
-               sigmas, srange, n_iter, progress, dev)
+               sigmas, srange, n_iter, progress, dev, ensemble)
     return layout.restore(out)
 
 
@@ -246,13 +246,14 @@ def pnp_super_resolve(
     k = _sr_kernel(kernel, s, hr)
     sigma = _check_sigma(sigma)
     check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_ensemble(ensemble)
     params = _schedule_params("sr", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
+    den = adapt_denoiser(den, x.shape[1])
     sigmas = _sigmas(x, sigma)
     out = _run("sr", x, lambda xb, b: sr_problem(xb, s, k.to(dev)), den, method, params, sigmas, srange,
-               n_iter, progress, dev)
+               n_iter, progress, dev, ensemble)
     return layout.restore(out)
 
 
@@ -279,17 +280,18 @@ def pnp_inpaint(
     m = mask_to_tensor(mask, x)
     sigma = _check_sigma(sigma)
     check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_ensemble(ensemble)
     params = _schedule_params("inpaint", method, schedule)
     den, srange = resolve_prior(prior, device)
     dev = _device_of(den, device)
-    den = _with_ensemble(adapt_denoiser(den, x.shape[1]), _check_ensemble(ensemble))
+    den = adapt_denoiser(den, x.shape[1])
     sigmas = _sigmas(x, sigma, m)
 
     def build(xb, b):
         mb = m[b : b + 1] if m.shape[0] > 1 else m
         return inpaint_problem(xb, mb.to(dev))
 
-    out = _run("inpaint", x, build, den, method, params, sigmas, srange, n_iter, progress, dev)
+    out = _run("inpaint", x, build, den, method, params, sigmas, srange, n_iter, progress, dev, ensemble)
     return layout.restore(out)
 
 
