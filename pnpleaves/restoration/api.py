@@ -179,7 +179,7 @@ def pnp_deblur(
     :param ensemble: ``"cycle"`` (default): the denoiser sees the ``k``-th of the 8 flips / quarter
         turns of the image at iteration ``k`` (DPIR's ``x8``; no extra cost; +0.07 dB deblurring, +0.10
         inpainting, +0.00 super-resolution on the tuning images); ``"x8"``: every denoiser call averages
-        all 8 (8 times slower; +0.03 dB super-resolution); ``"none"``. See
+        all 8 (8 times slower; +0.02 dB super-resolution); ``"none"``. See
         :class:`~pnpleaves.restoration.solvers.DihedralCycle`.
     :param device: where to run (default: the prior's device).
     :param progress: show a progress bar over the iterations.
