@@ -286,6 +286,26 @@ def test_baselines_shapes_and_quality():
     assert psnr(tv_inpaint(x * mask, mask, sigma=0.0, n_iter=100)) > 25  # measured 27.6 dB
 
 
+def test_cbm3d_denoiser_matches_bm3d_rgb_and_runs_in_pnp():
+    bm3d = pytest.importorskip("bm3d")
+    from pnpleaves.restoration.baselines import BM3DDenoiser, pnp_cbm3d_deblur
+
+    rng = np.random.default_rng(1)
+    x = np.clip(ndimage.gaussian_filter(rng.random((33, 41, 3)), (3, 3, 0)) * 2 - 0.5, 0, 1)
+    y = x + 0.1 * rng.standard_normal(x.shape)
+    t = torch.from_numpy(y).permute(2, 0, 1)[None]
+    full = BM3DDenoiser("all")(t, 0.1)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(full, bm3d.bm3d_rgb(y, 0.1), atol=1e-5)  # the reference CBM3D
+    hard = BM3DDenoiser("hard")(t, 0.1)[0].permute(1, 2, 0).numpy()
+    mse = lambda a: np.mean((a - x) ** 2)  # noqa: E731
+    assert mse(hard) < mse(y) / 3 and np.abs(hard - full).max() > 1e-3  # denoises, and is another stage
+    grey = BM3DDenoiser("hard")(t[:, :1], 0.1)
+    assert grey.shape == (1, 1, 33, 41)
+    blurred = np.stack([ndimage.convolve(x[..., c], levin_kernel(1), mode="reflect") for c in range(3)], -1)
+    out = pnp_cbm3d_deblur(blurred, levin_kernel(1), sigma=0.01, n_iter=2, stage="hard")
+    assert out.shape == x.shape and mse(out) < mse(blurred)
+
+
 def test_default_prior_error_names_the_registered_priors(images):
     from pnpleaves.priors import list_priors
 

@@ -232,11 +232,20 @@ class BM3DDenoiser(Denoiser):
             s = max(s, 1e-4)
             arr = x[b].detach().to("cpu", torch.float64).permute(1, 2, 0).numpy()
             if arr.shape[-1] == 3:
-                den = bm3d.bm3d_rgb(arr, s, stage_arg=stage)
+                den = _cbm3d(bm3d, arr, s, stage)
             else:
                 den = bm3d.bm3d(arr[..., 0], s, stage_arg=stage)[..., None]
             out[b] = torch.from_numpy(np.ascontiguousarray(den)).permute(2, 0, 1).to(x)
         return out
+
+
+def _cbm3d(bm3d, arr: np.ndarray, sigma: float, stage) -> np.ndarray:
+    """CBM3D with a choice of stages: ``bm3d.bm3d_rgb``'s opponent-colour transform and noise scaling,
+    written out because ``bm3d_rgb`` (bm3d 4.x) has no ``stage_arg``."""
+    z, imax, imin, scale, _ = bm3d.rgb_to(arr, "opp")
+    sigmas = sigma * np.sqrt(np.asarray(scale, dtype=np.float64)).reshape(1, 1, -1)
+    est = bm3d.bm3d(z, sigmas, "np", stage_arg=stage)
+    return bm3d.rgb_to(est, "opp", True, imax, imin)[0]
 
 
 def pnp_cbm3d_deblur(
