@@ -63,3 +63,15 @@ def test_default_deblur_timing_runs(tiny_prior):
         pytest.skip("development data not available")
     den, _ = resolve_prior(tiny_prior)
     assert 0 < time_default_deblur(default_data_root(), den) < 600
+
+
+def test_demo_cli_says_which_prior_once(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pnpleaves.cli", "demo", "--size", "64", "--out-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    said = (proc.stdout + proc.stderr).splitlines()
+    assert sum(line.startswith(("using", "no trained prior", "'vl-drunet' is not")) for line in said) == 1, said
+    assert (tmp_path / "demo_deblur.png").is_file()

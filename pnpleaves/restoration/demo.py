@@ -92,7 +92,7 @@ def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None
     observed = np.clip(blurred + NOISE * rng.standard_normal(sharp.shape), 0, 1).astype(np.float32)
 
     name, why = (prior, f"using the prior given: {prior!r}") if prior is not None else best_prior()
-    logger.info("%s", why)
+    logger.debug("%s", why)  # the CLI prints it; logging it at INFO showed it twice
     results: dict[str, Any] = {"prior": name, "why": why, "psnr": {}, "seconds": {}}
     results["psnr"]["blurred"] = _psnr(observed, sharp)
     sigma_hat = estimate_sigma(observed)
