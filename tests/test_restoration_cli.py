@@ -136,3 +136,13 @@ def test_help_says_sigma_is_on_the_255_scale(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _run(monkeypatch, "denoise", "--help")
     assert "0-255 scale" in capsys.readouterr().out
+
+
+def test_bench_bm3d_without_the_package_fails_at_once(tmp_path, monkeypatch, capsys):
+    from pnpleaves.restoration import baselines
+
+    monkeypatch.setattr(baselines, "has_bm3d", lambda: False)
+    rc = main(["bench", "restore", "--bm3d", "--data", str(tmp_path), "--csv", str(tmp_path / "b.csv")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--bm3d needs the optional 'bm3d' package" in err and "pip install bm3d" in err
+    assert not (tmp_path / "b.csv").exists()

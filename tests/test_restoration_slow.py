@@ -75,3 +75,24 @@ def test_demo_cli_says_which_prior_once(tmp_path):
     said = (proc.stdout + proc.stderr).splitlines()
     assert sum(line.startswith(("using", "no trained prior", "'vl-drunet' is not")) for line in said) == 1, said
     assert (tmp_path / "demo_deblur.png").is_file()
+
+
+def test_bench_bm3d_rows_on_tiny_sets(tmp_path, tiny_prior, capsys):
+    """``--bm3d`` adds PnP-CBM3D rows to SR and inpainting and counts them as classical baselines."""
+    pytest.importorskip("bm3d")
+    import numpy as np
+
+    from pnpleaves.cli import main
+    from pnpleaves.io import write_image
+
+    rng = np.random.default_rng(0)
+    for name in ("Set5", "Set14", "Kodak24"):
+        (tmp_path / "testsets" / name).mkdir(parents=True)
+        write_image(tmp_path / "testsets" / name / "a.png", rng.random((40, 48, 3)))
+    out = tmp_path / "b.csv"
+    rc = main(["bench", "restore", "--data", str(tmp_path), "--problems", "sr", "inpaint", "--scales", "4",
+               "--priors", tiny_prior, "--methods", "hqs", "--no-dpir", "--bm3d", "--no-timing", "--csv", str(out)])
+    assert rc == 0
+    rows = out.read_text().splitlines()
+    assert sum(",cbm3d/hqs," in r for r in rows) == 2 + 3  # x4 on two sets, three masks
+    assert not any(",x2 " in r for r in rows)
