@@ -220,3 +220,31 @@ def test_dihedral_ensemble_averages_the_eight_and_keeps_equivariant_denoisers():
     assert torch.allclose(DihedralCycle(wiener, "ensemble")(x, 0.1), wiener(x, 0.1), atol=1e-12)
     with pytest.raises(ValueError, match="mode must be one of"):
         DihedralCycle(wiener, "x16")
+
+
+class _SmoothShift(Denoiser):
+    """Not equivariant, and its strength follows sigma: averages the image with its one-pixel roll."""
+
+    def forward(self, x, sigma, **kwargs):
+        w = float(sigma) / (float(sigma) + 0.05)
+        return (1 - w) * x + w * 0.5 * (x + torch.roll(x, 1, dims=-2))
+
+
+def test_sr_probe_default_variant_is_the_api_and_renoising_is_seeded():
+    import warnings
+
+    from pnpleaves import pnp_super_resolve
+    from pnpleaves.restoration.sr_probe import Variant, run_variant
+
+    x = np.random.default_rng(0).random((37, 44, 3))
+    y = x.reshape(37, 11, 4, 3)[:36].reshape(9, 4, 11, 4, 3).mean(axis=(1, 3))  # any 9x11 low-res image
+    case = {"y": y, "scale": 4}
+    den = _SmoothShift()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sigma=0 is below the floor of the schedule
+        api = pnp_super_resolve(y, 4, prior=den, sigma=0.0)
+    np.testing.assert_allclose(run_variant(case, den, Variant()), api, atol=1e-6)
+    assert not np.allclose(run_variant(case, den, Variant(n_iter=8)), api, atol=1e-3)
+    noisy = Variant(renoise=1.0, draws=2)
+    a, b = run_variant(case, den, noisy, seed=1), run_variant(case, den, noisy, seed=1)
+    assert np.array_equal(a, b) and not np.allclose(a, run_variant(case, den, noisy, seed=2), atol=1e-4)
