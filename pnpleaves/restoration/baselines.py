@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from deepinv.models import Denoiser
 
+from pnpleaves import _bm3d
 from pnpleaves._checks import check_choice, check_number
 
 from ._io import kernel_to_tensor, mask_to_tensor, to_bchw
@@ -202,11 +203,7 @@ def bicubic_upsample(img: Any, scale: int) -> np.ndarray | torch.Tensor:
 
 def has_bm3d() -> bool:
     """Whether the optional ``bm3d`` package can be imported."""
-    try:
-        import bm3d  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _bm3d.available()
 
 
 class BM3DDenoiser(Denoiser):
@@ -222,30 +219,14 @@ class BM3DDenoiser(Denoiser):
         self.stage = check_choice(stage, "stage", ("all", "hard"))
 
     def forward(self, x: torch.Tensor, sigma: Any, **kwargs) -> torch.Tensor:  # noqa: D102
-        import bm3d
-
-        stage = bm3d.BM3DStages.ALL_STAGES if self.stage == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
         sig = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
         out = torch.empty_like(x)
         for b in range(x.shape[0]):
-            s = float(sig[b if sig.numel() > 1 else 0])
-            s = max(s, 1e-4)
+            s = max(float(sig[b if sig.numel() > 1 else 0]), 1e-4)
             arr = x[b].detach().to("cpu", torch.float64).permute(1, 2, 0).numpy()
-            if arr.shape[-1] == 3:
-                den = _cbm3d(bm3d, arr, s, stage)
-            else:
-                den = bm3d.bm3d(arr[..., 0], s, stage_arg=stage)[..., None]
+            den = _bm3d.denoise(arr, s, self.stage)
             out[b] = torch.from_numpy(np.ascontiguousarray(den)).permute(2, 0, 1).to(x)
         return out
-
-
-def _cbm3d(bm3d, arr: np.ndarray, sigma: float, stage) -> np.ndarray:
-    """CBM3D with a choice of stages: ``bm3d.bm3d_rgb``'s opponent-colour transform and noise scaling,
-    written out because ``bm3d_rgb`` (bm3d 4.x) has no ``stage_arg``."""
-    z, imax, imin, scale, _ = bm3d.rgb_to(arr, "opp")
-    sigmas = sigma * np.sqrt(np.asarray(scale, dtype=np.float64)).reshape(1, 1, -1)
-    est = bm3d.bm3d(z, sigmas, "np", stage_arg=stage)
-    return bm3d.rgb_to(est, "opp", True, imax, imin)[0]
 
 
 def pnp_cbm3d_deblur(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pnpleaves import _bm3d
 from pnpleaves._checks import check_number
 
 logger = logging.getLogger(__name__)
@@ -27,11 +28,7 @@ __all__ = ["EvalResult", "bm3d_available", "evaluate_denoiser", "load_testset", 
 
 def bm3d_available() -> bool:
     """True when the optional ``bm3d`` package can be imported."""
-    try:
-        import bm3d  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _bm3d.available()
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -186,11 +183,5 @@ def evaluate_denoiser(
 
 
 def _cbm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:
-    import bm3d
-
-    arr = y[0].permute(1, 2, 0).double().cpu().numpy()
-    if arr.shape[-1] == 3:
-        out = bm3d.bm3d_rgb(arr, sigma_psd=float(sigma))
-    else:
-        out = bm3d.bm3d(arr[..., 0], sigma_psd=float(sigma))[..., None]
+    out = _bm3d.denoise(y[0].permute(1, 2, 0).double().cpu().numpy(), float(sigma))
     return torch.from_numpy(np.asarray(out, dtype=np.float32)).permute(2, 0, 1)[None]
