@@ -132,7 +132,7 @@ def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int 
     for name, var in (variants or VARIANTS).items():
         t0 = time.perf_counter()
         psnrs = [_metrics(run_variant(c, den, var, sigma_range=srange, seed=seed), c["x"], scale)[0] for c in cases]
-        results.append({"variant": name, "psnr": float(np.mean(psnrs)), "per_image": [round(p, 2) for p in psnrs],
+        results.append({"variant": name, "psnr": float(np.mean(psnrs)), "per_image": [round(float(p), 2) for p in psnrs],
                         "seconds": time.perf_counter() - t0})
         logger.info("%7.3f dB  %6.0f s  %s", results[-1]["psnr"], results[-1]["seconds"], name)
     return results
