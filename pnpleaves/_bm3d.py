@@ -19,7 +19,8 @@ def available() -> bool:
 
 
 def denoise(arr: np.ndarray, sigma: float, stage: str = "all") -> np.ndarray:
-    """BM3D of an ``(H, W, 1)`` or CBM3D of an ``(H, W, 3)`` float image with noise std ``sigma``.
+    """BM3D of an ``(H, W, 1)`` or CBM3D of an ``(H, W, 3)`` float image with noise std ``sigma``
+    (an RGB image whose three channels are equal gets grey BM3D, replicated).
 
     :param stage: ``"all"`` (hard thresholding then Wiener filtering: ``bm3d.bm3d_rgb``, the reference)
         or ``"hard"`` (first stage only, about 2x faster). ``bm3d_rgb`` (bm3d 4.x) takes no stage, so the
@@ -31,6 +32,10 @@ def denoise(arr: np.ndarray, sigma: float, stage: str = "all") -> np.ndarray:
     which = bm3d.BM3DStages.ALL_STAGES if stage == "all" else bm3d.BM3DStages.HARD_THRESHOLDING
     if arr.shape[-1] == 1:
         return np.asarray(bm3d.bm3d(arr[..., 0], float(sigma), stage_arg=which))[..., None]
+    if np.array_equal(arr, np.broadcast_to(arr[..., :1], arr.shape)):
+        # a grey image stored as RGB: the chroma channels are constant and bm3d_rgb's range scaling
+        # divides by zero (NaN everywhere); grey BM3D of one channel is the same estimate
+        return np.repeat(denoise(arr[..., :1], sigma, stage), arr.shape[-1], axis=-1)
     if stage == "all":
         return np.asarray(bm3d.bm3d_rgb(arr, float(sigma)))
     z, imax, imin, scale, _ = bm3d.rgb_to(arr, "opp")

@@ -55,6 +55,7 @@ class Variant:
 #: the variants of the README's ×4 study
 VARIANTS: dict[str, Variant] = {
     "default": Variant(),
+    "4 iterations": Variant(n_iter=4),
     "8 iterations": Variant(n_iter=8),
     "24 iterations from 49/255 to 4/255 (DPIR's SR ladder)": Variant(n_iter=24, sigma_start=49 / 255, sigma_min=4 / 255),
     "denoiser told 0.7 sigma (8 it.)": Variant(n_iter=8, sigma_scale=0.7),
