@@ -304,7 +304,7 @@ def test_cbm3d_denoiser_matches_bm3d_rgb_and_runs_in_pnp():
     # a grey image stored as RGB (Set14 "man"): bm3d_rgb gives NaN there; we give grey BM3D, replicated
     as_rgb = BM3DDenoiser("all")(t[:, :1].expand(1, 3, 33, 41), 0.1)
     assert torch.isfinite(as_rgb).all()
-    torch.testing.assert_close(as_rgb[:, :1], BM3DDenoiser("all")(t[:, :1], 0.1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(as_rgb[:, :1], BM3DDenoiser("all")(t[:, :1], 0.1), atol=1e-4, rtol=0)
     assert torch.equal(as_rgb[:, 0], as_rgb[:, 2])
     blurred = np.stack([ndimage.convolve(x[..., c], levin_kernel(1), mode="reflect") for c in range(3)], -1)
     out = pnp_cbm3d_deblur(blurred, levin_kernel(1), sigma=0.01, n_iter=2, stage="hard")
