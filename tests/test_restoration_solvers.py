@@ -248,3 +248,14 @@ def test_sr_probe_default_variant_is_the_api_and_renoising_is_seeded():
     noisy = Variant(renoise=1.0, draws=2)
     a, b = run_variant(case, den, noisy, seed=1), run_variant(case, den, noisy, seed=1)
     assert np.array_equal(a, b) and not np.allclose(a, run_variant(case, den, noisy, seed=2), atol=1e-4)
+
+
+def test_sr_probe_runs_the_chosen_variants_on_the_tuning_cases():
+    from pnpleaves.restoration.bench import default_data_root
+    from pnpleaves.restoration.sr_probe import VARIANTS, probe
+
+    if not (default_data_root() / "testsets" / "Kodak24").is_dir():
+        pytest.skip("development data not available")
+    res = probe(_SmoothShift(), {k: VARIANTS[k] for k in ("iter4", "default")}, scale=4, n_images=1)
+    assert [r["variant"] for r in res] == ["iter4", "default"] and len(res[0]["per_image"]) == 1
+    assert all(15 < r["psnr"] < 40 for r in res) and res[0]["psnr"] != res[1]["psnr"]
