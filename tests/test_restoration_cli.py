@@ -146,3 +146,24 @@ def test_bench_bm3d_without_the_package_fails_at_once(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert rc == 2 and "--bm3d needs the optional 'bm3d' package" in err and "pip install bm3d" in err
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_bench_target_checks_on_known_rows():
+    from pnpleaves.restoration.bench import check_targets
+
+    def row(problem, setting, method, psnr, image="a"):
+        return dict(problem=problem, setting=setting, image=image, method=method, psnr=psnr, ssim=0.5, seconds=1.0)
+
+    rows = [row("sr", "x4 Set5", "vl-drunet/hqs", 29.0), row("sr", "x4 Set5", "vl-drunet/dpir", 29.1),
+            row("sr", "x4 Set5", "dl-drunet/hqs", 28.0), row("sr", "x4 Set5", "tv", 27.4),
+            row("sr", "x4 Set5", "bicubic", 26.0), row("sr", "x4 Set5", "cbm3d/hqs", float("nan")),
+            row("deblur", "noise 2.55", "vl-drunet/admm", 30.0), row("deblur", "noise 2.55", "wiener", 28.6),
+            row("deblur", "noise 2.55", "dl-drunet/admm", 30.5)]
+    lines = check_targets(rows, ["vl-drunet", "dl-drunet"], timing=12.0)
+    assert "[MISS] vl-drunet HQS vs DPIR, sr x4 Set5: -0.10 dB (target >= -0.05)" in lines
+    assert "[ok] vl-drunet vs best classical, sr x4 Set5: +1.60 dB (target >= +1.5)" in lines
+    assert any(line.startswith("[WARN] cbm3d/hqs gave non-finite PSNR in sr x4 Set5") for line in lines)
+    assert "[MISS] vl-drunet vs best classical, deblur noise 2.55: +1.40 dB (target >= +1.5)" in lines
+    assert "[ok] vl-drunet >= dl-drunet, sr x4 Set5: +1.00 dB" in lines
+    assert "[MISS] vl-drunet >= dl-drunet, deblur noise 2.55: -0.50 dB" in lines
+    assert "[MISS] 512x512 colour deblur, default settings: 12.0 s (target <= 10)" in lines

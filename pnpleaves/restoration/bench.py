@@ -325,6 +325,10 @@ def check_targets(rows: list[dict[str, Any]], priors: list[str], timing: float |
             if c.startswith("deblur noise 2.55") or c.startswith("sr x4"):
                 prob = c.split()[0]
                 base = [means[(b, c)][0] for b in classical[prob] if (b, c) in means]
+                if not all(np.isfinite(base)):
+                    bad = [b for b in classical[prob] if (b, c) in means and not np.isfinite(means[(b, c)][0])]
+                    out.append(f"[WARN] {', '.join(bad)} gave non-finite PSNR in {c}: left out of the comparison")
+                    base = [v for v in base if np.isfinite(v)]
                 ours = best("vl-drunet", c)
                 if base and ours is not None:
                     gain = ours - max(base)
