@@ -86,13 +86,13 @@ def test_bench_bm3d_rows_on_tiny_sets(tmp_path, tiny_prior, capsys):
     from pnpleaves.io import write_image
 
     rng = np.random.default_rng(0)
-    for name in ("Set5", "Set14", "Kodak24"):
+    for name in ("Set3C", "Set5", "Set14", "Kodak24"):
         (tmp_path / "testsets" / name).mkdir(parents=True)
         write_image(tmp_path / "testsets" / name / "a.png", rng.random((40, 48, 3)))
     out = tmp_path / "b.csv"
-    rc = main(["bench", "restore", "--data", str(tmp_path), "--problems", "sr", "inpaint", "--scales", "4",
-               "--priors", tiny_prior, "--methods", "hqs", "--no-dpir", "--bm3d", "--no-timing", "--csv", str(out)])
+    rc = main(["bench", "restore", "--data", str(tmp_path), "--scales", "4", "--noise", "2.55", "--priors", tiny_prior,
+               "--methods", "hqs", "--no-dpir", "--bm3d", "--no-timing", "--csv", str(out)])
     assert rc == 0
     rows = out.read_text().splitlines()
-    assert sum(",cbm3d/hqs," in r for r in rows) == 2 + 3  # x4 on two sets, three masks
-    assert not any(",x2 " in r for r in rows)
+    assert sum(",cbm3d/hqs," in r for r in rows) == 8 + 2 + 3  # 8 kernels, x4 on two sets, three masks
+    assert not any(",x2 " in r or ",noise 7.65," in r for r in rows)

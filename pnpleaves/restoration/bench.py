@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add PnP-CBM3D (HQS) rows for every problem (slow: about 15 s per 256x256 call; needs bm3d)")
     parser.add_argument("--scales", nargs="+", type=int, default=[2, 4], choices=[2, 4],
                         help="super-resolution factors to run (default: 2 4)")
+    parser.add_argument("--noise", nargs="+", type=float, default=[2.55, 7.65], choices=[2.55, 7.65],
+                        help="deblurring noise levels to run, on the 0-255 scale (default: 2.55 7.65)")
     parser.add_argument("--no-timing", action="store_true", help="skip the 512x512 default-settings timing")
     parser.add_argument("--device", default=None, help="torch device (default cpu)")
     parser.add_argument("--csv", default="bench_restore.csv", help="CSV file to write (default bench_restore.csv)")
@@ -162,7 +164,7 @@ def _deblur(rec, root, priors, args, device) -> None:
     kernels = [1, 4] if args.quick else list(range(1, 9))
     mode = "reflect" if args.boundary == "reflect" else "wrap"
     boundary = "unknown" if mode == "reflect" else "circular"
-    for level in (2.55, 7.65):
+    for level in args.noise:
         sigma = level / 255
         setting = f"noise {level}"
         for name, x in images:
