@@ -257,5 +257,6 @@ def test_sr_probe_runs_the_chosen_variants_on_the_tuning_cases():
     if not (default_data_root() / "testsets" / "Kodak24").is_dir():
         pytest.skip("development data not available")
     res = probe(_SmoothShift(), {k: VARIANTS[k] for k in ("iter4", "default")}, scale=4, n_images=1)
-    assert [r["variant"] for r in res] == ["iter4", "default"] and len(res[0]["per_image"]) == 1
-    assert all(15 < r["psnr"] < 40 for r in res) and res[0]["psnr"] != res[1]["psnr"]
+    assert [r["variant"] for r in res] == ["(bicubic)", "(data step of the truth)", "iter4", "default"]
+    assert len(res[2]["per_image"]) == 1 and all(15 < r["psnr"] < 40 for r in res[2:])
+    assert res[2]["psnr"] != res[3]["psnr"] and res[1]["psnr"] > 45  # the forward model matches the data

@@ -36,7 +36,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VARIANTS", "Variant", "probe", "run_variant"]
+__all__ = ["VARIANTS", "Variant", "probe", "references", "run_variant"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,25 @@ def run_variant(case: dict[str, Any], den: torch.nn.Module, variant: Variant, *,
     return out[0].permute(1, 2, 0).double().numpy()
 
 
+def references(case: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Two yardsticks for a tuning case: the bicubic start of every variant, and one exact data step
+    (gamma = 1e6) applied to the true image, which shows that the forward model matches the data."""
+    from ._io import to_bchw
+    from .api import _sr_kernel
+    from .problems import sr_problem
+
+    s = int(case["scale"])
+    y, _ = to_bchw(np.clip(case["y"], 0, 1), "y")
+    problem = sr_problem(y, s, _sr_kernel("bicubic", s, (y.shape[-2] * s, y.shape[-1] * s)))
+    top, left, h, w = problem.crop
+    truth = problem.x_init.clone()
+    truth[..., top : top + h, left : left + w] = torch.from_numpy(np.asarray(case["x"])).permute(2, 0, 1).to(truth)
+    with torch.no_grad():
+        step = problem.physics.prox_l2(truth, problem.y, 1e6)
+    out = {"bicubic": problem.x_init, "data step of the truth": step}
+    return {k: problem.crop_output(v).clamp(0, 1)[0].permute(1, 2, 0).double().numpy() for k, v in out.items()}
+
+
 def _call(cycle, x: torch.Tensor, sigma: float, *, advance: bool) -> torch.Tensor:
     """One denoiser call in the cycle's current orientation; the cycle moves on only after the last draw."""
     calls = cycle.calls
@@ -119,7 +138,8 @@ def _call(cycle, x: torch.Tensor, sigma: float, *, advance: bool) -> torch.Tenso
 
 def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int = 4, n_images: int = 6,
           data=None, seed: int = 0) -> list[dict[str, Any]]:
-    """Mean PSNR (border ``scale``) of each variant on the ``scale`` tuning cases, in the given order.
+    """Mean PSNR (border ``scale``) of each variant on the ``scale`` tuning cases, in the given order,
+    after the two :func:`references` (names in brackets).
 
     :param prior: a registered name, weights path or Denoiser, or ``"cbm3d"`` (needs ``bm3d``; slow).
     """
@@ -139,6 +159,10 @@ def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int 
     root = Path(data) if data else default_data_root()
     cases = [c for c in dev_cases("sr", root, n_images, seed) if c["scale"] == scale]
     results = []
+    for name in ("bicubic", "data step of the truth"):
+        psnrs = [_metrics(references(c)[name], c["x"], scale)[0] for c in cases]
+        results.append({"variant": f"({name})", "psnr": float(np.mean(psnrs)),
+                        "per_image": [round(float(p), 2) for p in psnrs], "seconds": 0.0})
     for name, var in (variants or VARIANTS).items():
         t0 = time.perf_counter()
         psnrs = [_metrics(run_variant(c, den, var, sigma_range=srange, seed=seed), c["x"], scale)[0] for c in cases]
