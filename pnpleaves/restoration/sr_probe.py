@@ -68,20 +68,29 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-def run_variant(case: dict[str, Any], den: torch.nn.Module, variant: Variant, *, sigma_range=None,
-                seed: int = 0) -> np.ndarray:
-    """HR estimate ``(H, W, 3)`` of one tuning case (``case`` from :func:`~.tune.dev_cases`)."""
+def _problem(case: dict[str, Any]):
+    """The padded SR problem of a tuning case, built as :func:`pnpleaves.pnp_super_resolve` builds it."""
     from ._io import to_bchw
     from .api import _sr_kernel
-    from .baselines import DEFAULT_TV_WEIGHT, _tv_lam, tv_restore
     from .problems import sr_problem
-    from .schedules import default_params, make_schedule
-    from .solvers import DihedralCycle
 
     s = int(case["scale"])
     y, _ = to_bchw(np.clip(case["y"], 0, 1), "y")
-    kernel = _sr_kernel("bicubic", s, (y.shape[-2] * s, y.shape[-1] * s))
-    problem = sr_problem(y, s, kernel)
+    return sr_problem(y, s, _sr_kernel("bicubic", s, (y.shape[-2] * s, y.shape[-1] * s)))
+
+
+def _to_hwc(problem, x: torch.Tensor) -> np.ndarray:
+    return problem.crop_output(x).clamp(0, 1)[0].permute(1, 2, 0).double().numpy()  # as the API returns it
+
+
+def run_variant(case: dict[str, Any], den: torch.nn.Module, variant: Variant, *, sigma_range=None,
+                seed: int = 0) -> np.ndarray:
+    """HR estimate ``(H, W, 3)`` of one tuning case (``case`` from :func:`~.tune.dev_cases`)."""
+    from .baselines import DEFAULT_TV_WEIGHT, _tv_lam, tv_restore
+    from .schedules import default_params, make_schedule
+    from .solvers import DihedralCycle
+
+    problem = _problem(case)
     params = default_params("sr", "hqs")
     fields = {k: getattr(variant, k) for k in ("n_iter", "sigma_start", "sigma_min") if getattr(variant, k) is not None}
     sched = make_schedule(0.0, replace(params, **fields), sigma_range=sigma_range)
@@ -95,45 +104,26 @@ def run_variant(case: dict[str, Any], den: torch.nn.Module, variant: Variant, *,
             x = tv_restore(problem, _tv_lam(0.0, DEFAULT_TV_WEIGHT))
         for sig in sigmas:
             u = problem.physics.prox_l2(x, problem.y, sig * sig / denom)
-            if variant.renoise > 0:
+            if variant.renoise > 0:  # the M draws go through the denoiser as one batch, one orientation
                 told = variant.sigma_scale * sig * math.sqrt(1 + variant.renoise**2)
-                outs = []
-                for _ in range(variant.draws):
-                    noisy = u + variant.renoise * sig * torch.randn(u.shape, generator=gen, dtype=u.dtype)
-                    outs.append(_call(cycle, noisy, told, advance=len(outs) == variant.draws - 1))
-                x = torch.stack(outs).mean(0)
+                draws = u.expand(variant.draws, *u.shape[1:])
+                noise = torch.randn(draws.shape, generator=gen, dtype=u.dtype)
+                x = cycle(draws + variant.renoise * sig * noise, told).mean(0, keepdim=True)
             else:
                 x = cycle(u, variant.sigma_scale * sig)
-        out = problem.crop_output(x).clamp(0, 1)  # as the API returns it
-    return out[0].permute(1, 2, 0).double().numpy()
+    return _to_hwc(problem, x)
 
 
 def references(case: dict[str, Any]) -> dict[str, np.ndarray]:
     """Two yardsticks for a tuning case: the bicubic start of every variant, and one exact data step
     (gamma = 1e6) applied to the true image, which shows that the forward model matches the data."""
-    from ._io import to_bchw
-    from .api import _sr_kernel
-    from .problems import sr_problem
-
-    s = int(case["scale"])
-    y, _ = to_bchw(np.clip(case["y"], 0, 1), "y")
-    problem = sr_problem(y, s, _sr_kernel("bicubic", s, (y.shape[-2] * s, y.shape[-1] * s)))
+    problem = _problem(case)
     top, left, h, w = problem.crop
     truth = problem.x_init.clone()
     truth[..., top : top + h, left : left + w] = torch.from_numpy(np.asarray(case["x"])).permute(2, 0, 1).to(truth)
     with torch.no_grad():
         step = problem.physics.prox_l2(truth, problem.y, 1e6)
-    out = {"bicubic": problem.x_init, "data step of the truth": step}
-    return {k: problem.crop_output(v).clamp(0, 1)[0].permute(1, 2, 0).double().numpy() for k, v in out.items()}
-
-
-def _call(cycle, x: torch.Tensor, sigma: float, *, advance: bool) -> torch.Tensor:
-    """One denoiser call in the cycle's current orientation; the cycle moves on only after the last draw."""
-    calls = cycle.calls
-    out = cycle(x, sigma)
-    if not advance:
-        cycle.calls = calls
-    return out
+    return {"bicubic": _to_hwc(problem, problem.x_init), "data step of the truth": _to_hwc(problem, step)}
 
 
 def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int = 4, n_images: int = 6,
@@ -159,8 +149,9 @@ def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int 
     root = Path(data) if data else default_data_root()
     cases = [c for c in dev_cases("sr", root, n_images, seed) if c["scale"] == scale]
     results = []
-    for name in ("bicubic", "data step of the truth"):
-        psnrs = [_metrics(references(c)[name], c["x"], scale)[0] for c in cases]
+    refs = [references(c) for c in cases]
+    for name in refs[0]:
+        psnrs = [_metrics(r[name], c["x"], scale)[0] for r, c in zip(refs, cases)]
         results.append({"variant": f"({name})", "psnr": float(np.mean(psnrs)),
                         "per_image": [round(float(p), 2) for p in psnrs], "seconds": 0.0})
     for name, var in (variants or VARIANTS).items():
