@@ -185,19 +185,18 @@ def _deblur(rec, root, priors, args, device) -> None:
                 if not args.no_baselines:
                     rec.run("deblur", setting, tag, "wiener", lambda: baselines.wiener_deblur(y, k, sigma=sigma), x)
                     rec.run("deblur", setting, tag, "tv", lambda: baselines.tv_deblur(y, k, sigma=sigma), x)
-                if _want_bm3d(args):
+                if args.bm3d:
                     rec.run("deblur", setting, tag, "cbm3d/hqs",
                             lambda: baselines.pnp_cbm3d_deblur(y, k, sigma=sigma, boundary=boundary), x)
 
 
-def _want_bm3d(args: argparse.Namespace) -> bool:
-    """``--bm3d`` was given; an error that says how to install it when ``bm3d`` is missing."""
+def _check_bm3d(args: argparse.Namespace) -> None:
+    """With ``--bm3d``, an error that says how to install ``bm3d`` when it is missing."""
     from .baselines import has_bm3d
 
     if args.bm3d and not has_bm3d():
         raise ValueError("--bm3d needs the optional 'bm3d' package, which is not installed; "
                          "pip install bm3d (or pip install -e '.[bm3d]'), or drop --bm3d.")
-    return bool(args.bm3d)
 
 
 def _sr(rec, root, priors, args, device) -> None:
@@ -228,7 +227,7 @@ def _sr(rec, root, priors, args, device) -> None:
                 if not args.no_baselines:
                     rec.run("sr", setting, name, "bicubic", lambda: baselines.bicubic_upsample(y, scale), x, scale)
                     rec.run("sr", setting, name, "tv", lambda: baselines.tv_super_resolve(y, scale, sigma=0.0), x, scale)
-                if _want_bm3d(args):
+                if args.bm3d:
                     rec.run("sr", setting, name, "cbm3d/hqs",
                             lambda: pnp_super_resolve(y, scale, prior=baselines.BM3DDenoiser(), sigma=0.0), x, scale)
 
@@ -266,7 +265,7 @@ def _inpaint(rec, root, priors, args, device) -> None:
                 rec.run("inpaint", setting, name, "push-pull",
                         lambda: _to_np(fill_missing(_to_t(y, "cpu"), mt)), x)
                 rec.run("inpaint", setting, name, "tv", lambda: baselines.tv_inpaint(y, mask, sigma=0.0), x)
-            if _want_bm3d(args):
+            if args.bm3d:
                 rec.run("inpaint", setting, name, "cbm3d/hqs",
                         lambda: pnp_inpaint(y, mask, prior=baselines.BM3DDenoiser(), sigma=0.0), x)
 
@@ -368,7 +367,7 @@ def time_default_deblur(root: Path, prior: Any, device=None) -> float:
 def run(args: argparse.Namespace) -> int:
     from .api import resolve_prior
 
-    _want_bm3d(args)  # before any work: a missing optional package fails at once
+    _check_bm3d(args)  # before any work: a missing optional package fails at once
     root = Path(args.data) if args.data else default_data_root()
     if not (root / "testsets").is_dir():
         raise FileNotFoundError(f"no testsets/ folder under {str(root)!r}; pass --data or set PNPLEAVES_DATA.")
