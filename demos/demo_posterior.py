@@ -30,7 +30,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import pnpleaves as pl  # noqa: E402
-from pnpleaves.io import read_image, to_tensor  # noqa: E402
+from pnpleaves.images import to_tensor  # noqa: E402
+from pnpleaves.io import read_image  # noqa: E402
 from pnpleaves.sampling import sample_posterior  # noqa: E402
 
 FAST = os.environ.get("PNPLEAVES_FAST") == "1"

@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+from pnpleaves.errors import UserError
+
 #: sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pnpleaves.restoration.demo", "the main job: deblur a photograph with the learned prior"),
@@ -26,10 +28,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": ("pnpleaves.sampling.commands", "draw samples from the prior a denoiser learned"),
     "bench": ("pnpleaves.bench", "benchmarks that print figures (generators, restoration, sampling)"),
 }
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

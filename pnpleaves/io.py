@@ -1,4 +1,4 @@
-"""Reading and writing images; NumPy <-> torch conversion.
+"""Image files: listing, reading and writing (8- and 16-bit PNG/TIFF, JPEG, BMP).
 
 Images are float32 in [0, 1]: NumPy ``(H, W, C)`` or torch ``(B, C, H, W)``.
 8-bit and 16-bit PNG/TIFF are read and written; grey files read as ``(H, W, 1)``.
@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from pnpleaves._png16 import encode_png16, read_png16_colour
+from pnpleaves.images import to_tensor
+
 logger = logging.getLogger(__name__)
+
+__all__ = ["IMAGE_SUFFIXES", "list_images", "load_testset", "read_image", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -46,7 +49,7 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.nd
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
     try:
         # Pillow silently reduces 16-bit colour PNGs to 8 bits: decode those ourselves.
-        arr = _read_png16_colour(path)
+        arr = read_png16_colour(path)
         if arr is None:
             # from bytes: imageio leaves files open when no plugin can read them
             arr = np.asarray(iio.imread(path.read_bytes(), extension=path.suffix.lower() or None))
@@ -104,7 +107,7 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, bit_depth: int = 8,
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
     try:
         if bit_depth == 16 and suffix == ".png":  # Pillow cannot write 16-bit colour PNGs
-            tmp.write_bytes(_encode_png16(data))
+            tmp.write_bytes(encode_png16(data))
         else:
             iio.imwrite(tmp, data)
         os.replace(tmp, path)
@@ -113,96 +116,22 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, bit_depth: int = 8,
     return path
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
-
-
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-
-
-def _encode_png16(data: np.ndarray) -> bytes:
-    """A 16-bit PNG (grey, grey+alpha, RGB or RGBA) from a uint16 ``(H, W)`` or ``(H, W, C)`` array."""
-    if data.ndim == 2:
-        data = data[..., None]
-    h, w, c = data.shape
-    colour_type = {v: k for k, v in _PNG_CHANNELS.items()}.get(c)
-    if colour_type is None:
-        raise ValueError(f"a PNG holds 1, 2, 3 or 4 channels; got an image of shape {data.shape}.")
-    rows = np.ascontiguousarray(data, dtype=">u2").view(np.uint8).reshape(h, w * c * 2)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)  # filter type 0 on every row
-    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
-    return (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
-            + _png_chunk(b"IEND", b""))
-
-
-def _read_png16_colour(path: Path) -> np.ndarray | None:
-    """Decode a non-interlaced 16-bit colour PNG to uint16 ``(H, W, C)``; None for any other file."""
-    with open(path, "rb") as f:
-        if f.read(8) != _PNG_SIGNATURE:
-            return None
-        blob = f.read()
-    w, h, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", blob[8:21])
-    if depth != 16 or colour_type not in (2, 4, 6):
-        return None
-    if interlace:
-        logger.warning("%s is an interlaced 16-bit colour PNG; it is read with 8-bit precision.", path)
-        return None
-    idat, pos = [], 0
-    while pos + 8 <= len(blob):
-        (length,), kind = struct.unpack(">I", blob[pos:pos + 4]), blob[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            idat.append(blob[pos + 8:pos + 8 + length])
-        pos += 12 + length
-    c = _PNG_CHANNELS[colour_type]
-    bpp, stride = 2 * c, 2 * c * w
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8).reshape(h, stride + 1)
-    out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.int64)
-    for y in range(h):
-        kind, line = raw[y, 0], raw[y, 1:].astype(np.int64)
-        if kind == 0:
-            cur = line
-        elif kind == 1:  # Sub: running sum along the row, per byte position within a pixel
-            cur = np.cumsum(line.reshape(w, bpp), axis=0).reshape(-1) & 0xFF
-        elif kind == 2:  # Up
-            cur = (line + prev) & 0xFF
-        elif kind in (3, 4):  # Average, Paeth: sequential along the row
-            cur, up = line.tolist(), prev.tolist()
-            for i in range(stride):
-                a = cur[i - bpp] if i >= bpp else 0
-                b = up[i]
-                if kind == 3:
-                    pred = (a + b) >> 1
-                else:
-                    c0 = up[i - bpp] if i >= bpp else 0
-                    p = a + b - c0
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c0)
-                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c0)
-                cur[i] = (cur[i] + pred) & 0xFF
-            cur = np.asarray(cur, np.int64)
-        else:
-            raise ValueError(f"{str(path)!r} is a corrupt PNG (unknown row filter {kind}).")
-        out[y] = cur
-        prev = cur
-    return out.view(">u2").reshape(h, w, c).astype(np.uint16)
-
-
-def to_tensor(img: np.ndarray):
-    """NumPy ``(H, W)`` or ``(H, W, C)`` -> torch ``(1, C, H, W)`` float32 (no copy of the caller's array is kept)."""
-    import torch
-
-    arr = np.asarray(img, dtype=np.float32)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)).copy())[None]
-
-
-def to_numpy(x) -> np.ndarray:
-    """torch ``(1, C, H, W)`` or ``(C, H, W)`` -> NumPy ``(H, W, C)`` float32."""
-    t = x.detach().to("cpu", copy=True).float()
-    if t.ndim == 4:
-        if t.shape[0] != 1:
-            raise ValueError(f"to_numpy expects a batch of one image; got shape {tuple(t.shape)}.")
-        t = t[0]
-    return t.permute(1, 2, 0).numpy()
+def load_testset(
+    folder: str | os.PathLike, *, max_images: int | None = None, crop: int = 0, channels: int = 3
+) -> tuple[list[str], list[torch.Tensor]]:
+    """Names and ``(1, C, H, W)`` tensors of the images of ``folder`` (sorted), centre-cropped to
+    ``crop x crop`` when ``crop > 0`` (images smaller than ``crop`` are kept whole)."""
+    files = list_images(folder)
+    if max_images:
+        files = files[: int(max_images)]
+    names, images = [], []
+    for path in files:
+        x = to_tensor(read_image(path, channels=channels))
+        if crop:
+            h, w = x.shape[-2:]
+            ch, cw = min(crop, h), min(crop, w)
+            top, left = (h - ch) // 2, (w - cw) // 2
+            x = x[..., top : top + ch, left : left + cw].contiguous()
+        names.append(path.stem)
+        images.append(x)
+    return names, images

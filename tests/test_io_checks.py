@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from pnpleaves._checks import check_choice, check_number, check_range_pair, check_size
-from pnpleaves.io import list_images, read_image, to_numpy, to_tensor, write_image
+from pnpleaves.images import to_numpy, to_tensor
+from pnpleaves.io import list_images, read_image, write_image
 
 RNG = np.random.default_rng(0)
 

@@ -17,10 +17,10 @@ from pnpleaves.priors import (
     load_prior,
     prior_sigma_range,
     read_registry,
-    resolve_denoiser,
+    resolve_prior,
     write_weights,
 )
-from pnpleaves.training.architectures import build_model, count_parameters
+from pnpleaves.models import build_model, count_parameters
 from pnpleaves.training.config import dumps_toml
 
 TINY = {"in_channels": 3, "out_channels": 3, "nc": [8, 16, 32, 64], "nb": 1}
@@ -65,7 +65,7 @@ def test_registered_prior_loads_in_eval_mode_and_keeps_odd_sizes(tiny_registry):
     assert all(p.dtype == torch.float32 and not p.requires_grad for p in den.parameters())
     assert den.name == "tiny-a" and den.sigma_range == (0.0, 0.2)
     assert prior_sigma_range("tiny-a", registry=reg) == (0.0, 0.2)
-    assert resolve_denoiser("tiny-a", registry=reg).sigma_range == (0.0, 0.2)
+    assert resolve_prior("tiny-a", registry=reg)[0].sigma_range == (0.0, 0.2)
     x = torch.rand(2, 3, 37, 51, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = den(x, 0.1)
@@ -176,14 +176,14 @@ def test_weights_that_do_not_fit_the_architecture_are_refused(tmp_path):
         load_prior(p)
 
 
-def test_resolve_denoiser_and_sigma_range_of_a_bare_denoiser(tiny_registry):
+def test_resolve_prior_and_sigma_range_of_a_bare_denoiser(tiny_registry):
     _, path, model = tiny_registry
-    assert resolve_denoiser(model) is model
-    assert isinstance(resolve_denoiser(str(path)), Denoiser)
+    assert resolve_prior(model)[0] is model
+    assert isinstance(resolve_prior(str(path))[0], Denoiser)
     assert prior_sigma_range(model) == DEFAULT_SIGMA_RANGE
-    assert prior_sigma_range(resolve_denoiser(path)) == (0.0, 0.2)
+    assert prior_sigma_range(resolve_prior(path)[0]) == (0.0, 0.2)
     with pytest.raises(TypeError, match="deepinv.models.Denoiser"):
-        resolve_denoiser(1.5)
+        resolve_prior(1.5)
     with pytest.raises(ValueError, match="unknown prior"):
         prior_sigma_range("no-such-prior")
 

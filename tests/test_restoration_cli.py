@@ -14,7 +14,7 @@ from pnpleaves.cli import main
 @pytest.fixture(scope="module")
 def prior_file(tmp_path_factory):
     from pnpleaves.priors import write_weights
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
 
     kwargs = {"in_channels": 3, "out_channels": 3, "nc": [8, 16, 32, 64], "nb": 1}
     with torch.random.fork_rng():
@@ -139,9 +139,9 @@ def test_help_says_sigma_is_on_the_255_scale(monkeypatch, capsys):
 
 
 def test_bench_bm3d_without_the_package_fails_at_once(tmp_path, monkeypatch, capsys):
-    from pnpleaves.restoration import baselines
+    from pnpleaves.models import bm3d
 
-    monkeypatch.setattr(baselines, "has_bm3d", lambda: False)
+    monkeypatch.setattr(bm3d, "bm3d_available", lambda: False)
     rc = main(["bench", "restore", "--bm3d", "--data", str(tmp_path), "--csv", str(tmp_path / "b.csv")])
     err = capsys.readouterr().err
     assert rc == 2 and "--bm3d needs the optional 'bm3d' package" in err and "pip install bm3d" in err

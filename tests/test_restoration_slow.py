@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_prior(tmp_path_factory):
     from pnpleaves.priors import write_weights
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
 
     kwargs = {"in_channels": 3, "out_channels": 3, "nc": [8, 16, 32, 64], "nb": 1}
     with torch.random.fork_rng():
@@ -56,7 +56,7 @@ def test_bench_quick_smoke(tmp_path, tiny_prior, capsys):
 
 def test_default_deblur_timing_runs(tiny_prior):
     """The benchmark's 512x512 timing (warm-up included) runs end to end with a real Levin kernel."""
-    from pnpleaves.restoration.api import resolve_prior
+    from pnpleaves.priors import resolve_prior
     from pnpleaves.restoration.bench import default_data_root, time_default_deblur
 
     if not (default_data_root() / "testsets" / "Kodak24_full").is_dir():

@@ -11,15 +11,9 @@ from deepinv.optim.dpir import get_DPIR_params
 
 from pnpleaves.restoration.problems import blur_problem, gaussian_kernel
 from pnpleaves.restoration.schedules import DEFAULTS, Schedule, ScheduleParams, default_params, make_schedule
-from pnpleaves.restoration.solvers import (
-    ChannelAdapter,
-    DihedralCycle,
-    adapt_denoiser,
-    build_solver,
-    denoiser_channels,
-    dihedral,
-    solve,
-)
+from pnpleaves.images import dihedral
+from pnpleaves.models.wrappers import ChannelAdapter, DihedralCycle, adapt_denoiser, denoiser_channels
+from pnpleaves.restoration.solvers import build_solver, solve
 
 
 def _lap(h, w):

@@ -8,7 +8,7 @@ import torch
 from pnpleaves.cli import main
 from pnpleaves.io import read_image
 from pnpleaves.priors import write_weights
-from pnpleaves.training.architectures import build_model
+from pnpleaves.models import build_model
 
 KW = {"in_channels": 3, "out_channels": 3, "nc": [8, 16, 32, 64], "nb": 1}
 

@@ -19,10 +19,11 @@ import torch
 from pnpleaves.io import write_image
 from pnpleaves.priors import check_registry, load_prior, read_registry
 from pnpleaves.training import train as train_module
-from pnpleaves.training.architectures import build_model, count_parameters
+from pnpleaves.models import build_model, count_parameters
 from pnpleaves.training.config import TrainConfig, dumps_toml, load_config
 from pnpleaves.training.data import NoisyPatchBatches, augment_dihedral, make_loader
-from pnpleaves.training.evaluate import evaluate_denoiser, noisy_version, psnr
+from pnpleaves.metrics import psnr
+from pnpleaves.training.evaluate import evaluate_denoiser, noisy_version
 from pnpleaves.training.train import learning_rate, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "pnpleaves" / "configs"
@@ -537,7 +538,7 @@ def test_continue_into_a_wider_network(tmp_path):
     """--widen embeds the narrow weights so that the wide network starts from the same function;
     with restart_schedule the halvings count from the start step."""
     from pnpleaves.priors import read_weights
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
     from pnpleaves.training.export import export_run
     from pnpleaves.training.train import learning_rate
 
@@ -573,7 +574,7 @@ def test_continue_into_a_wider_network(tmp_path):
 
 
 def test_widening_dncnn_keeps_the_function_with_biases():
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
     from pnpleaves.training.widen import widen_into
 
     narrow = build_model("dncnn", {"depth": 4, "nf": 8, "bias": True})
@@ -587,7 +588,7 @@ def test_widening_dncnn_keeps_the_function_with_biases():
 
 
 def test_widening_refuses_narrower_or_other_layers():
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
     from pnpleaves.training.widen import widen_into
 
     wide = build_model("drunet", dict(TINY_NET))

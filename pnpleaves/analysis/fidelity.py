@@ -37,7 +37,7 @@ def identity_psnr(denoiser: Any, images: list[np.ndarray], sigma: float, *, crop
     :param sigma: noise level handed to the denoiser, on the [0, 1] scale (no noise is added).
     :param crop: centre-crop each image to ``crop x crop`` first (0: whole images).
     """
-    from pnpleaves.training.evaluate import psnr
+    from pnpleaves.metrics import psnr
 
     scores = []
     for img in images:
@@ -55,7 +55,7 @@ def identity_psnr(denoiser: Any, images: list[np.ndarray], sigma: float, *, crop
 
 def main(argv: list[str] | None = None) -> int:
     from pnpleaves.priors import list_priors, load_prior
-    from pnpleaves.training.evaluate import load_testset
+    from pnpleaves.io import load_testset
 
     ap = argparse.ArgumentParser(prog="python -m pnpleaves.analysis.fidelity", description=__doc__.splitlines()[0])
     ap.add_argument("--testset", required=True, help="folder of clean images")

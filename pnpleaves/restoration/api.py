@@ -27,45 +27,22 @@ import torch
 
 from pnpleaves._checks import check_choice, check_number
 
-from ._io import kernel_to_tensor, mask_to_tensor, to_bchw
+from pnpleaves.images import kernel_to_tensor, mask_to_tensor, to_bchw
 from .noise import estimate_sigma_tensor
 from .problems import bicubic_kernel, blur_problem, denoise_problem, gaussian_kernel, inpaint_problem, sr_problem
 from .schedules import ScheduleParams, default_params, make_schedule
-from .solvers import DihedralCycle, adapt_denoiser, solve
+from pnpleaves.models.wrappers import DihedralCycle, adapt_denoiser
+from pnpleaves.priors import resolve_prior
+
+from .solvers import solve
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["pnp_deblur", "pnp_denoise", "pnp_inpaint", "pnp_super_resolve", "resolve_prior"]
+__all__ = ["pnp_deblur", "pnp_denoise", "pnp_inpaint", "pnp_super_resolve"]
 
 DEFAULT_PRIOR = "vl-drunet"
 #: noise levels above this (on the [0, 1] scale) are refused as a likely 0-255 mix-up
 SIGMA_MAX = 1.0
-
-
-def resolve_prior(prior: Any, device: str | torch.device | None = None) -> tuple[torch.nn.Module, tuple[float, float]]:
-    """The denoiser and its training noise range ``(lo, hi)`` for a name, a path or a Denoiser.
-
-    Registered names and paths are loaded once per process (the last four are cached); a Denoiser
-    object is used as is (moved to ``device`` when one is given).
-    """
-    from pnpleaves import priors
-
-    if isinstance(prior, (str, os.PathLike)):
-        path = Path(prior)
-        stamp = f"{path.resolve()}:{path.stat().st_mtime_ns}" if path.is_file() else str(prior)
-        den = _load_named_stamped(str(prior), stamp, None if device is None else str(device))
-    else:
-        den = priors.resolve_denoiser(prior, device=device)
-        if device is not None:
-            den = den.to(device)
-    return den, priors.prior_sigma_range(den)
-
-
-@functools.lru_cache(maxsize=4)
-def _load_named_stamped(prior: str, stamp: str, device: str | None) -> torch.nn.Module:
-    from pnpleaves import priors
-
-    return priors.resolve_denoiser(prior, device=device)
 
 
 @contextlib.contextmanager

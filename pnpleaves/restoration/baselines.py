@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from deepinv.models import Denoiser
 
-from pnpleaves import _bm3d
+from pnpleaves.models.bm3d import BM3DDenoiser, bm3d_available
 from pnpleaves._checks import check_choice, check_number
 
-from ._io import kernel_to_tensor, mask_to_tensor, to_bchw
+from pnpleaves.images import kernel_to_tensor, mask_to_tensor, to_bchw
 from .noise import estimate_sigma_tensor
 from .problems import Problem, blur_problem, inpaint_problem, psf2otf, sr_problem
 
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BM3DDenoiser",
     "bicubic_upsample",
-    "has_bm3d",
     "pnp_cbm3d_deblur",
     "tikhonov_deblur",
     "tv_deblur",
@@ -199,34 +198,6 @@ def bicubic_upsample(img: Any, scale: int) -> np.ndarray | torch.Tensor:
 
 
 # --------------------------------------------------------------------------- CBM3D
-
-
-def has_bm3d() -> bool:
-    """Whether the optional ``bm3d`` package can be imported."""
-    return _bm3d.available()
-
-
-class BM3DDenoiser(Denoiser):
-    """CBM3D / BM3D (Dabov et al. 2007) as a deepinv Denoiser: ``den(x, sigma)``, ``x`` in [0, 1].
-
-    :param stage: ``"all"`` (hard thresholding then Wiener, the reference) or ``"hard"`` (about 2x faster).
-    """
-
-    def __init__(self, stage: str = "all"):
-        super().__init__()
-        if not has_bm3d():
-            raise ImportError("BM3DDenoiser needs the optional 'bm3d' package: pip install bm3d")
-        self.stage = check_choice(stage, "stage", ("all", "hard"))
-
-    def forward(self, x: torch.Tensor, sigma: Any, **kwargs) -> torch.Tensor:  # noqa: D102
-        sig = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
-        out = torch.empty_like(x)
-        for b in range(x.shape[0]):
-            s = max(float(sig[b if sig.numel() > 1 else 0]), 1e-4)
-            arr = x[b].detach().to("cpu", torch.float64).permute(1, 2, 0).numpy()
-            den = _bm3d.denoise(arr, s, self.stage)
-            out[b] = torch.from_numpy(np.ascontiguousarray(den)).permute(2, 0, 1).to(x)
-        return out
 
 
 def pnp_cbm3d_deblur(

@@ -192,9 +192,9 @@ def _deblur(rec, root, priors, args, device) -> None:
 
 def _check_bm3d(args: argparse.Namespace) -> None:
     """With ``--bm3d``, an error that says how to install ``bm3d`` when it is missing."""
-    from .baselines import has_bm3d
+    from pnpleaves.models.bm3d import bm3d_available
 
-    if args.bm3d and not has_bm3d():
+    if args.bm3d and not bm3d_available():
         raise ValueError("--bm3d needs the optional 'bm3d' package, which is not installed; "
                          "pip install bm3d (or pip install -e '.[bm3d]'), or drop --bm3d.")
 
@@ -365,7 +365,7 @@ def time_default_deblur(root: Path, prior: Any, device=None) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .api import resolve_prior
+    from pnpleaves.priors import resolve_prior
 
     _check_bm3d(args)  # before any work: a missing optional package fails at once
     root = Path(args.data) if args.data else default_data_root()

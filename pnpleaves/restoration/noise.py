@@ -43,7 +43,7 @@ import torch
 
 from pnpleaves._checks import check_choice, check_number
 
-from ._io import mask_to_tensor, to_bchw
+from pnpleaves.images import mask_to_tensor, to_bchw
 
 logger = logging.getLogger(__name__)
 

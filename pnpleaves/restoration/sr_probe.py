@@ -70,7 +70,7 @@ VARIANTS: dict[str, Variant] = {
 
 def _problem(case: dict[str, Any]):
     """The padded SR problem of a tuning case, built as :func:`pnpleaves.pnp_super_resolve` builds it."""
-    from ._io import to_bchw
+    from pnpleaves.images import to_bchw
     from .api import _sr_kernel
     from .problems import sr_problem
 
@@ -88,7 +88,7 @@ def run_variant(case: dict[str, Any], den: torch.nn.Module, variant: Variant, *,
     """HR estimate ``(H, W, 3)`` of one tuning case (``case`` from :func:`~.tune.dev_cases`)."""
     from .baselines import DEFAULT_TV_WEIGHT, _tv_lam, tv_restore
     from .schedules import default_params, make_schedule
-    from .solvers import DihedralCycle
+    from pnpleaves.models.wrappers import DihedralCycle
 
     problem = _problem(case)
     params = default_params("sr", "hqs")
@@ -135,7 +135,7 @@ def probe(prior: Any, variants: dict[str, Variant] | None = None, *, scale: int 
     """
     from pathlib import Path
 
-    from .api import resolve_prior
+    from pnpleaves.priors import resolve_prior
     from .bench import _metrics, default_data_root
     from .tune import dev_cases
 

@@ -118,7 +118,7 @@ def tune_schedule(
     :param ensembles: the ``ensemble`` options of the PnP functions to try (an outer grid axis).
     :returns: list of ``{"params": {...}, "ensemble": str, "psnr": float, "seconds": float}``.
     """
-    from .api import resolve_prior
+    from pnpleaves.priors import resolve_prior
     from .bench import _metrics, default_data_root
 
     check_choice(problem, "problem", ("deblur", "sr", "inpaint"))

@@ -8,7 +8,7 @@
   exact MMSE denoiser for tests and teaching).
 """
 
-from .gaussian import GaussianDenoiser, GaussianFit
+from pnpleaves.models.gaussian import GaussianDenoiser, GaussianFit
 from .posterior import POSTERIOR_METHODS, sample_posterior
 from .prior_samplers import DEFAULT_STEPS, METHODS, sample_prior
 from .tweedie import tweedie_score

@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _denoiser(prior):
     if prior is not None:
-        from .prior_samplers import resolve_prior
+        from pnpleaves.priors import resolve_prior
 
         return resolve_prior(prior, None)[0], str(prior)
-    from ..training.architectures import build_model, count_parameters
+    from pnpleaves.models import build_model, count_parameters
 
     den = build_model("drunet", {"in_channels": 3, "out_channels": 3, "nc": [32, 64, 128, 256], "nb": 2}).eval()
     for p in den.parameters():

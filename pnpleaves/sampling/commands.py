@@ -52,7 +52,7 @@ def make_grid(x: np.ndarray, cols: int, pad: int = 2, value: float = 1.0) -> np.
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import UserError
+    from pnpleaves.errors import UserError
     from ..io import write_image
     from .prior_samplers import sample_prior
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .gaussian import GaussianFit
+from pnpleaves.models.gaussian import GaussianFit
 
 logger = logging.getLogger(__name__)
 

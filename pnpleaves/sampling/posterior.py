@@ -45,7 +45,9 @@ import torch
 
 from .._checks import check_choice, check_number, check_range_pair
 from .init import draw_start
-from .prior_samplers import kadkhodaie, kadkhodaie_beta, module_device, resolve_prior, sigma_bounds
+from pnpleaves.priors import resolve_prior
+
+from .prior_samplers import kadkhodaie, kadkhodaie_beta, module_device, sigma_bounds
 from .tweedie import denoise
 
 logger = logging.getLogger(__name__)

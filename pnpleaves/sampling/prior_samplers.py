@@ -36,6 +36,8 @@ from typing import Any
 import torch
 
 from .._checks import check_choice, check_number, check_size
+from pnpleaves.priors import resolve_prior
+
 from .init import draw_start
 from .tweedie import denoise
 
@@ -246,16 +248,6 @@ def module_device(module: torch.nn.Module) -> torch.device:
     for t in list(module.parameters()) + list(module.buffers()):
         return t.device
     return torch.device("cpu")
-
-
-def resolve_prior(prior: Any, device: str | torch.device | None) -> tuple[torch.nn.Module, tuple[float, float]]:
-    """``(denoiser, (lo, hi))`` from a name, a path or a deepinv Denoiser."""
-    from pnpleaves.priors import prior_sigma_range, resolve_denoiser
-
-    den = resolve_denoiser(prior, device=device)
-    if device is not None and module_device(den) != torch.device(device):
-        den = den.to(device)
-    return den, prior_sigma_range(den)
 
 
 def sigma_bounds(

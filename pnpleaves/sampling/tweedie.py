@@ -17,29 +17,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["denoise", "sigma_per_image", "tweedie_score"]
+from pnpleaves.models.sigma import sigma_per_image
 
-
-def sigma_per_image(sigma: Any, x: torch.Tensor) -> torch.Tensor:
-    """Noise level(s) as a ``(B, 1, 1, 1)`` tensor on ``x``'s device and dtype.
-
-    ``sigma`` is a float, a 0-d / ``(1,)`` tensor (shared) or a ``(B,)`` / ``(B,1,1,1)`` tensor.
-    """
-    b = x.shape[0]
-    if isinstance(sigma, torch.Tensor):
-        s = sigma.detach().to(device=x.device, dtype=x.dtype).reshape(-1)
-    elif isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
-        s = torch.tensor([float(sigma)], device=x.device, dtype=x.dtype)
-    else:
-        raise TypeError(f"sigma must be a float or a torch tensor (one value per image); got {type(sigma).__name__}.")
-    if s.numel() == 1:
-        s = s.expand(b)
-    if s.numel() != b:
-        raise ValueError(
-            f"sigma must hold one value or one per image (B = {b}); got {s.numel()} values. "
-            "Pass a float or a (B,) tensor."
-        )
-    return s.reshape(b, 1, 1, 1)
+__all__ = ["denoise", "tweedie_score"]
 
 
 def denoise(denoiser: torch.nn.Module, x: torch.Tensor, sigma: Any) -> torch.Tensor:

@@ -61,7 +61,7 @@ def _parse_net(spec: str) -> tuple[list[int], int]:
 
 def time_denoiser(nc: list[int], nb: int, size: int, threads: int, repeats: int) -> float:
     """Median seconds of one eval-mode DRUNet forward on a ``(1, 3, size, size)`` image."""
-    from pnpleaves.training.architectures import build_model
+    from pnpleaves.models import build_model
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -127,7 +127,7 @@ def _data_rate(cfg, batches: int) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pnpleaves.training.architectures import build_model, count_parameters
+    from pnpleaves.models import build_model, count_parameters
     from pnpleaves.training.config import TrainConfig
 
     if not args.skip_denoise:

@@ -6,7 +6,7 @@ A config file has a few top-level keys and one table per section::
     seed = 0
     output_dir = "runs/vl-drunet"
 
-    [model]   arch, kwargs               (see pnpleaves.training.architectures)
+    [model]   arch, kwargs               (see pnpleaves.models.ARCHITECTURES)
     [data]    source, generator, preset, options, image_size, n_images, cache_dir,
               patch_size, batch_size, workers, augment, permute_channels
     [noise]   sigma_range, blind, low_fraction, low_range        (sigma on the [0, 1] scale: 75/255 = 0.2941)
@@ -276,7 +276,7 @@ def _plain(value: Any) -> Any:
 
 
 def _validate(cfg: TrainConfig) -> None:
-    from pnpleaves.training.architectures import ARCHITECTURES
+    from pnpleaves.models import ARCHITECTURES
 
     check_number(cfg.seed, "seed", low=0, integer=True)
     if not isinstance(cfg.name, str) or not cfg.name:

@@ -25,18 +25,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pnpleaves._dihedral import dihedral
+from pnpleaves._random import mix_seed
+from pnpleaves.images import dihedral
 from pnpleaves.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CacheImages", "NoisyPatchBatches", "augment_dihedral", "make_loader", "sample_seed"]
-
-
-def sample_seed(*keys: int) -> int:
-    """A 63-bit seed mixed from integer keys (``numpy.random.SeedSequence``)."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
+__all__ = ["CacheImages", "NoisyPatchBatches", "augment_dihedral", "make_loader"]
 
 
 def augment_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -184,7 +179,7 @@ class NoisyPatchBatches(Dataset):
             raise IndexError(f"step {step} out of range [0, {self.length}).")
         clean, sigma, noise = [], [], []
         for j in self.samples:
-            g = torch.Generator().manual_seed(sample_seed(self.seed, step, j))
+            g = torch.Generator().manual_seed(mix_seed(self.seed, step, j))
             x = self._clean(step, j, g)
             if self.augment:
                 x = augment_dihedral(x, int(torch.randint(0, 8, (1,), generator=g)))

@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from pnpleaves.cli import UserError
-    from pnpleaves.training.evaluate import bm3d_available, evaluate_denoiser
+    from pnpleaves.errors import UserError
+    from pnpleaves.models.bm3d import bm3d_available
+    from pnpleaves.training.evaluate import evaluate_denoiser
 
     for s in args.sigma:
         if not 0 <= s <= 255:

@@ -18,61 +18,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from pnpleaves import _bm3d
 from pnpleaves._checks import check_number
+from pnpleaves._random import mix_seed
+from pnpleaves import metrics
+from pnpleaves.metrics import psnr
+from pnpleaves.models.bm3d import bm3d_available, bm3d_denoise
+from pnpleaves.io import load_testset
+from pnpleaves.priors import resolve_prior
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EvalResult", "bm3d_available", "evaluate_denoiser", "load_testset", "noisy_version", "psnr"]
-
-
-def bm3d_available() -> bool:
-    """True when the optional ``bm3d`` package can be imported."""
-    return _bm3d.available()
-
-
-def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR (dB) of ``x`` clipped to [0, 1] against ``ref``, both ``(B, C, H, W)``."""
-    mse = (x.clamp(0, 1) - ref).pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-12))
-
-
-def _ssim(x: torch.Tensor, ref: torch.Tensor) -> float:
-    from skimage.metrics import structural_similarity
-
-    a = x.clamp(0, 1)[0].permute(1, 2, 0).double().cpu().numpy()
-    b = ref[0].permute(1, 2, 0).double().cpu().numpy()
-    return float(structural_similarity(a, b, channel_axis=-1, data_range=1.0))
-
-
-def load_testset(
-    folder: str | os.PathLike, *, max_images: int | None = None, crop: int = 0, channels: int = 3
-) -> tuple[list[str], list[torch.Tensor]]:
-    """Names and ``(1, C, H, W)`` tensors of the images of ``folder`` (sorted), centre-cropped to
-    ``crop x crop`` when ``crop > 0`` (images smaller than ``crop`` are kept whole)."""
-    from pnpleaves.io import list_images, read_image, to_tensor
-
-    files = list_images(folder)
-    if max_images:
-        files = files[: int(max_images)]
-    names, images = [], []
-    for path in files:
-        x = to_tensor(read_image(path, channels=channels))
-        if crop:
-            h, w = x.shape[-2:]
-            ch, cw = min(crop, h), min(crop, w)
-            top, left = (h - ch) // 2, (w - cw) // 2
-            x = x[..., top : top + ch, left : left + cw].contiguous()
-        names.append(path.stem)
-        images.append(x)
-    return names, images
+__all__ = ["EvalResult", "evaluate_denoiser", "noisy_version"]
 
 
 def noisy_version(x: torch.Tensor, sigma: float, seed: int, index: int) -> torch.Tensor:
     """``x + sigma * z`` with ``z`` drawn from a generator seeded by ``(seed, index)``."""
-    from pnpleaves.training.data import sample_seed
 
-    g = torch.Generator().manual_seed(sample_seed(seed, index))
+    g = torch.Generator().manual_seed(mix_seed(seed, index))
     z = torch.randn(x.shape, generator=g, dtype=torch.float32)
     return x + float(sigma) * z.to(x.device, x.dtype)
 
@@ -124,18 +86,17 @@ def evaluate_denoiser(
     """Denoise every image at every ``sigma`` (on the [0, 1] scale) and average PSNR / SSIM.
 
     :param denoiser: a registered prior name, a path, or a deepinv Denoiser (see
-        :func:`pnpleaves.priors.resolve_denoiser`); its train/eval mode is restored afterwards.
+        :func:`pnpleaves.priors.resolve_prior`); its train/eval mode is restored afterwards.
     :param images: a folder, or a list of ``(1, C, H, W)`` tensors in [0, 1].
     :param bm3d: also run CBM3D (needs the optional ``bm3d`` package) as a baseline column.
     :returns: an :class:`EvalResult`; ``result.format()`` prints the table.
     """
-    from pnpleaves.priors import resolve_denoiser
 
     sigmas = [check_number(s, "sigma", low=0.0, high=1.0, hint="Give sigma on the [0, 1] scale (25/255 = 0.098).")
               for s in sigmas]
     if not sigmas:
         raise ValueError("give at least one sigma.")
-    den = resolve_denoiser(denoiser, device=device)
+    den, _ = resolve_prior(denoiser, device=device)
     dev = torch.device(device) if device is not None else next(
         (p.device for p in den.parameters()), torch.device("cpu")
     )
@@ -162,13 +123,13 @@ def evaluate_denoiser(
                 y = noisy_version(x, s, seed, k)
                 out = den(y, float(s))
                 row = {"image": name, "sigma": s, "method": "denoiser", "psnr": float(psnr(out, x)[0]),
-                       "ssim": _ssim(out, x) if ssim else float("nan")}
+                       "ssim": metrics.ssim(out, x) if ssim else float("nan")}
                 result.rows.append(row)
                 if bm3d:
                     out_b = _cbm3d(y, s)
                     result.rows.append({"image": name, "sigma": s, "method": "CBM3D",
                                         "psnr": float(psnr(out_b, x.cpu())[0]),
-                                        "ssim": _ssim(out_b, x.cpu()) if ssim else float("nan")})
+                                        "ssim": metrics.ssim(out_b, x.cpu()) if ssim else float("nan")})
     finally:
         den.train(was_training)
     for m in methods:
@@ -183,5 +144,5 @@ def evaluate_denoiser(
 
 
 def _cbm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:
-    out = _bm3d.denoise(y[0].permute(1, 2, 0).double().cpu().numpy(), float(sigma))
+    out = bm3d_denoise(y[0].permute(1, 2, 0).double().cpu().numpy(), float(sigma))
     return torch.from_numpy(np.asarray(out, dtype=np.float32)).permute(2, 0, 1)[None]

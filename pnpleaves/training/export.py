@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from pnpleaves.priors import REGISTRY_PATH, file_sha256, load_prior, read_registry, weights_dirs, write_weights
-from pnpleaves.training.architectures import build_model, count_parameters
+from pnpleaves.models import build_model, count_parameters
 from pnpleaves.training.config import TrainConfig, dumps_toml
 
 logger = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from pnpleaves.training.architectures import build_model, count_parameters
+from pnpleaves.models import build_model, count_parameters
 from pnpleaves.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class _CsvLog:
 
 
 def _load_dev_set(cfg: TrainConfig) -> list[torch.Tensor]:
-    from pnpleaves.training.evaluate import load_testset
+    from pnpleaves.io import load_testset
 
     if not cfg.dev.folder or not cfg.dev.sigmas:
         return []

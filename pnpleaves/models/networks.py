@@ -21,34 +21,9 @@ import torch
 from deepinv.models import Denoiser, DRUNet
 from torch import nn
 
+from pnpleaves.models.sigma import sigma_like
+
 __all__ = ["ARCHITECTURES", "DRUNetDenoiser", "DnCNN", "build_model", "count_parameters", "register_architecture"]
-
-
-def _sigma_like(sigma: Any, x: torch.Tensor) -> torch.Tensor:
-    """Noise level as a ``(B,)`` tensor or a ``(B,1,H,W)`` map, on ``x``'s device and dtype."""
-    b = x.shape[0]
-    if isinstance(sigma, torch.Tensor):
-        s = sigma.to(device=x.device, dtype=x.dtype)
-        if s.ndim == 4 and s.shape[1] == 1 and s.shape[2:] == x.shape[2:]:
-            return s if s.shape[0] == b else s.expand(b, -1, -1, -1)
-        s = s.reshape(-1)
-        if s.numel() == 1:
-            return s.expand(b)
-        if s.numel() != b:
-            raise ValueError(
-                f"sigma must be a float, a (B,) tensor with B = {b}, a (B,1,1,1) tensor or a (B,1,H,W) map; "
-                f"got a tensor of shape {tuple(sigma.shape)}. Give one noise level per image."
-            )
-        return s
-    if isinstance(sigma, (list, tuple)):
-        return _sigma_like(torch.as_tensor(sigma, dtype=x.dtype), x)
-    if isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
-        return torch.full((b,), float(sigma), device=x.device, dtype=x.dtype)
-    if hasattr(sigma, "__float__") and not isinstance(sigma, bool):  # numpy scalars
-        return torch.full((b,), float(sigma), device=x.device, dtype=x.dtype)
-    raise TypeError(
-        f"sigma must be a float or a torch tensor (one value per image); got {type(sigma).__name__}."
-    )
 
 
 class DRUNetDenoiser(DRUNet):
@@ -89,7 +64,7 @@ class DRUNetDenoiser(DRUNet):
         self.in_channels = int(in_channels)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
-        s = _sigma_like(sigma, x)
+        s = sigma_like(sigma, x)
         if self.blind:
             s = torch.zeros_like(s)
         if s.ndim == 1:
@@ -142,7 +117,7 @@ class DnCNN(Denoiser):
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
         inp = x
         if self.noise_map:
-            s = _sigma_like(sigma, x)
+            s = sigma_like(sigma, x)
             smap = s.view(-1, 1, 1, 1).expand(-1, 1, *x.shape[2:]) if s.ndim == 1 else s
             inp = torch.cat([x, smap], dim=1)
         return x - self.body(inp)
@@ -167,7 +142,7 @@ def build_model(arch: str, arch_kwargs: dict[str, Any] | None = None) -> Denoise
     if arch not in ARCHITECTURES:
         raise ValueError(
             f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}. "
-            "Register new ones with pnpleaves.training.architectures.register_architecture."
+            "Register new ones with pnpleaves.models.register_architecture."
         )
     builder = ARCHITECTURES[arch]
     kwargs = dict(arch_kwargs or {})

@@ -28,8 +28,8 @@ from collections.abc import Callable
 import torch
 from deepinv.models import Denoiser
 
-from .._checks import check_number, check_size
-from .tweedie import sigma_per_image
+from pnpleaves._checks import check_number, check_size
+from pnpleaves.models.sigma import sigma_per_image
 
 __all__ = ["GaussianDenoiser", "GaussianFit"]
 

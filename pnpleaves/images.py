@@ -1,4 +1,7 @@
-"""Input normalisation for the restoration functions.
+"""Images as arrays and tensors: conversion, layout bookkeeping, validation, dihedral transforms.
+
+The library's one place that turns NumPy ``(H, W[, C])`` arrays into torch ``(B, C, H, W)`` tensors and
+back. Input normalisation for the restoration and sampling functions:
 
 Every ``pnp_*`` function accepts NumPy ``(H, W)`` / ``(H, W, C)`` arrays (uint8, uint16, bool, or
 float in [0, 1]) and torch ``(C, H, W)`` / ``(B, C, H, W)`` tensors, and returns the same kind and
@@ -18,6 +21,8 @@ import numpy as np
 import torch
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Layout", "dihedral", "kernel_to_tensor", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
 
 #: values this far outside [0, 1] are clipped without a warning (round-off of float pipelines)
 CLIP_TOLERANCE = 1e-6
@@ -259,3 +264,35 @@ def kernel_to_tensor(
         )
     k = k / total
     return torch.from_numpy(k)[None, None]
+
+
+def to_tensor(img: np.ndarray):
+    """NumPy ``(H, W)`` or ``(H, W, C)`` -> torch ``(1, C, H, W)`` float32 (no copy of the caller's array is kept)."""
+    arr = np.asarray(img, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)).copy())[None]
+
+
+def to_numpy(x) -> np.ndarray:
+    """torch ``(1, C, H, W)`` or ``(C, H, W)`` -> NumPy ``(H, W, C)`` float32."""
+    t = x.detach().to("cpu", copy=True).float()
+    if t.ndim == 4:
+        if t.shape[0] != 1:
+            raise ValueError(f"to_numpy expects a batch of one image; got shape {tuple(t.shape)}.")
+        t = t[0]
+    return t.permute(1, 2, 0).numpy()
+
+
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The ``k``-th (0..7) element of the dihedral group of the square on ``(..., H, W)``, or its inverse.
+
+    ``k = 4 f + r``: a rotation by ``r`` quarter turns, preceded by a left-right flip when ``f = 1``.
+    """
+    k = int(k) % 8
+    flip, r = divmod(k, 4)
+    if not inverse:
+        x = torch.flip(x, dims=(-1,)) if flip else x
+        return torch.rot90(x, r, dims=(-2, -1))
+    x = torch.rot90(x, -r, dims=(-2, -1))
+    return torch.flip(x, dims=(-1,)) if flip else x
