@@ -21,7 +21,7 @@ def tiny_prior(tmp_path_factory):
 
 
 def test_demo_writes_figure(tmp_path, tiny_prior):
-    from pnpleaves.restoration.demo import run_demo
+    from pnpleaves.cli.demo import run_demo
 
     res = run_demo(tmp_path, prior=tiny_prior, size=128)
     assert Path(res["path"]).is_file()

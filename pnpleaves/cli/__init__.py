@@ -16,17 +16,17 @@ from pnpleaves.errors import UserError
 
 #: sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("pnpleaves.restoration.demo", "the main job: deblur a photograph with the learned prior"),
-    "generate": ("pnpleaves.generators.commands", "write a dataset of Dead Leaves / VibrantLeaves PNGs"),
-    "stats": ("pnpleaves.analysis.commands", "compare image statistics of folders (spectrum slope, gradient KL/JS)"),
-    "train": ("pnpleaves.training.commands", "train a denoiser from a TOML config"),
-    "eval-denoiser": ("pnpleaves.training.eval_commands", "PSNR/SSIM table of a prior on a test set"),
-    "deblur": ("pnpleaves.restoration.commands", "PnP deblurring of an image file"),
-    "super-resolve": ("pnpleaves.restoration.commands", "PnP super-resolution of an image file"),
-    "inpaint": ("pnpleaves.restoration.commands", "PnP inpainting of an image file"),
-    "denoise": ("pnpleaves.restoration.commands", "denoise an image file"),
-    "sample": ("pnpleaves.sampling.commands", "draw samples from the prior a denoiser learned"),
-    "bench": ("pnpleaves.bench", "benchmarks that print figures (generators, restoration, sampling)"),
+    "demo": ("pnpleaves.cli.demo", "the main job: deblur a photograph with the learned prior"),
+    "generate": ("pnpleaves.cli.generate", "write a dataset of Dead Leaves / VibrantLeaves PNGs"),
+    "stats": ("pnpleaves.cli.stats", "compare image statistics of folders (spectrum slope, gradient KL/JS)"),
+    "train": ("pnpleaves.cli.train", "train a denoiser from a TOML config"),
+    "eval-denoiser": ("pnpleaves.cli.evaluate", "PSNR/SSIM table of a prior on a test set"),
+    "deblur": ("pnpleaves.cli.restore", "PnP deblurring of an image file"),
+    "super-resolve": ("pnpleaves.cli.restore", "PnP super-resolution of an image file"),
+    "inpaint": ("pnpleaves.cli.restore", "PnP inpainting of an image file"),
+    "denoise": ("pnpleaves.cli.restore", "denoise an image file"),
+    "sample": ("pnpleaves.cli.sample", "draw samples from the prior a denoiser learned"),
+    "bench": ("pnpleaves.cli.bench", "benchmarks that print figures (generators, restoration, sampling)"),
 }
 
 

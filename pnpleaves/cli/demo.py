@@ -8,7 +8,7 @@ writes a side-by-side PNG with the PSNRs in the titles. It uses ``vl-drunet`` wh
 otherwise the best registered prior (and says so); with no prior registered it shows the Wiener
 result only and explains how to get a prior.
 
-Run it as ``pnpleaves demo`` or ``python -m pnpleaves.restoration.demo``.
+Run it as ``pnpleaves demo`` or ``python -m pnpleaves.cli.demo``.
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None
     from scipy import ndimage
     from skimage import data
 
-    from .api import pnp_deblur
-    from .baselines import wiener_deblur
-    from .kernels import levin_kernel
-    from .noise import estimate_sigma
+    from pnpleaves.restoration.api import pnp_deblur
+    from pnpleaves.restoration.baselines import wiener_deblur
+    from pnpleaves.restoration.kernels import levin_kernel
+    from pnpleaves.restoration.noise import estimate_sigma
 
     sharp = data.astronaut().astype(np.float64) / 255.0
     if size is not None:

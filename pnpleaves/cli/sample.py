@@ -15,7 +15,7 @@ import numpy as np
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .prior_samplers import DEFAULT_STEPS, METHODS
+    from pnpleaves.sampling.prior_samplers import DEFAULT_STEPS, METHODS
 
     parser.add_argument("--prior", required=True, help="registered prior name (e.g. vl-drunet) or weights file")
     parser.add_argument("--n", type=int, default=8, help="number of samples (default 8)")
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from pnpleaves.errors import UserError
-    from ..io import write_image
-    from .prior_samplers import sample_prior
+    from pnpleaves.io import write_image
+    from pnpleaves.sampling.prior_samplers import sample_prior
 
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))

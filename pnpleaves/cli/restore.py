@@ -185,7 +185,7 @@ def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from pnpleaves.io import read_image, write_image
 
-    from . import api
+    from pnpleaves.restoration import api
 
     cmd = args.command
     out = Path(args.out)

@@ -6,8 +6,8 @@ import argparse
 import json
 import logging
 
-from .config import PRESETS, make_config
-from .writer import write_dataset
+from pnpleaves.generators.config import PRESETS, make_config
+from pnpleaves.generators.writer import write_dataset
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,8 @@
+"""``python -m pnpleaves.cli COMMAND ...``: the command line without the console script (this is the
+entry point for ``torchrun --nproc_per_node N -m pnpleaves.cli train CONFIG``)."""
+
+import sys
+
+from pnpleaves.cli import main
+
+sys.exit(main())
