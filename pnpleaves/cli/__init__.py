@@ -26,7 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inpaint": ("pnpleaves.cli.restore", "PnP inpainting of an image file"),
     "denoise": ("pnpleaves.cli.restore", "denoise an image file"),
     "sample": ("pnpleaves.cli.sample", "draw samples from the prior a denoiser learned"),
-    "bench": ("pnpleaves.cli.bench", "benchmarks that print figures (generators, restoration, sampling)"),
+    "export": ("pnpleaves.cli.export", "export a training run as a registered prior (weights + card)"),
+    "bench": ("pnpleaves.cli.bench", "(moving to benchmarks/: python benchmarks/NAME.py)"),
 }
 
 
