@@ -26,8 +26,15 @@ from .._checks import check_choice
 
 COLOR_LAWS = ("uniform", "natural", "synthetic")
 
-#: scikit-image photographs used as the default natural colour source (bundled, no download).
-DEFAULT_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+#: The five scikit-image photographs of pnpleaves 0.1 (``color_source="skimage-classic"``).
+CLASSIC_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+#: Every colour photograph bundled with scikit-image 0.26 (no download; synthetic images such as
+#: ``color.png``, ``phantom.png``, ``logo.png`` and the near-duplicate ``motorcycle_right.png`` left
+#: out): the default natural colour source (``color_source=None`` or ``"skimage"``).
+SKIMAGE_PHOTOS = CLASSIC_PHOTOS + ("ihc.png", "retina.jpg", "hubble_deep_field.jpg")
+DEFAULT_PHOTOS = SKIMAGE_PHOTOS
+#: Named colour sources: ``color_source`` may be one of these names or a folder of photographs.
+NAMED_SOURCES = {"skimage": SKIMAGE_PHOTOS, "skimage-classic": CLASSIC_PHOTOS}
 
 _HIST_BITS = 5  # 32 bins per channel
 _NBINS = 1 << _HIST_BITS
@@ -87,26 +94,39 @@ def _load_photo(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def source_paths(source: str | None = None) -> list[Path]:
+    """Photographs of a colour source: ``None``/``"skimage"`` (all bundled colour photographs),
+    ``"skimage-classic"`` (the five of pnpleaves 0.1) or a folder."""
+    if source is None or source in NAMED_SOURCES:
+        import skimage.data
+
+        folder = Path(skimage.data.__file__).parent
+        names = NAMED_SOURCES[source or "skimage"]
+        paths = [folder / name for name in names if (folder / name).exists()]
+    else:
+        from ..io import list_images
+
+        paths = [Path(p) for p in list_images(source)]
+    if not paths:
+        raise FileNotFoundError(f"no colour photographs found for the natural colour law in {source!r}.")
+    return paths
+
+
+@functools.lru_cache(maxsize=4)
+def natural_photos(source: str | None = None) -> tuple[np.ndarray, ...]:
+    """The photographs of a colour source as ``(H, W, 3)`` uint8 arrays (for patch statistics)."""
+    return tuple(_load_photo(p) for p in source_paths(source))
+
+
 @functools.lru_cache(maxsize=8)
 def natural_histograms(source: str | None = None) -> tuple[np.ndarray, ...]:
     """Per-photograph colour histograms as cumulative distributions over 32^3 RGB bins.
 
-    ``source`` is a folder of photographs; ``None`` uses the scikit-image photographs.
+    ``source``: see :func:`source_paths`.
     Returned arrays are ``(bins, cdf)`` pairs flattened into a tuple ``(b0, c0, b1, c1, ...)``.
     """
-    if source is None:
-        import skimage.data
-
-        folder = Path(skimage.data.__file__).parent
-        paths = [folder / name for name in DEFAULT_PHOTOS if (folder / name).exists()]
-    else:
-        from ..io import list_images
-
-        paths = list_images(source)
-    if not paths:
-        raise FileNotFoundError(f"no colour photographs found for the natural colour law in {source!r}.")
     out: list[np.ndarray] = []
-    for p in paths:
+    for p in source_paths(source):
         arr = _load_photo(Path(p)).reshape(-1, 3) >> (8 - _HIST_BITS)
         idx = (arr[:, 0].astype(np.int64) << (2 * _HIST_BITS)) | (arr[:, 1].astype(np.int64) << _HIST_BITS) | arr[:, 2]
         counts = np.bincount(idx, minlength=_NBINS**3)
@@ -210,19 +230,30 @@ def _sample_synthetic(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 class ColorLaw:
-    """A per-image colour sampler: ``law.sample(n)`` returns ``(n, 3)`` sRGB float32 in [0, 1].
+    """A per-image colour sampler: ``law.sample(n)`` returns ``(n, 3)`` sRGB float32 in [0, 1];
+    ``law.patch(rng)`` the CIELAB mean and covariance Cholesky factor of a local patch (the colour
+    statistics of a micro-texture).
 
-    Built from the image's own generator, so colours depend only on (config, seed).
+    Built from the image's own generator, so colours depend only on (config, seed). The natural law
+    draws ``photos_per_image`` photographs per image; each colour comes from one of them.
     """
 
-    def __init__(self, name: str, rng: np.random.Generator, *, source: str | None = None):
+    def __init__(self, name: str, rng: np.random.Generator, *, source: str | None = None, photos_per_image: int = 1,
+                 patch_size: int = 50):
         self.name = check_choice(name, "color", COLOR_LAWS, hint="Choose one of the colour laws listed.")
         self.rng = rng
         self.source = source
+        self.patch_size = int(patch_size)
         self.photo = 0
+        self.photos = np.zeros(1, dtype=np.int64)
         if name == "natural":
             n_photos = len(natural_histograms(source)) // 2
-            self.photo = int(rng.integers(n_photos))
+            if photos_per_image == 1:  # the draw of pnpleaves 0.1
+                self.photo = int(rng.integers(n_photos))
+                self.photos = np.array([self.photo])
+            else:
+                self.photos = rng.choice(n_photos, size=photos_per_image, replace=photos_per_image > n_photos)
+                self.photo = int(self.photos[0])
 
     def sample(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """``n`` colours, from ``rng`` if given (else the law's own generator)."""
@@ -230,8 +261,101 @@ class ColorLaw:
         if self.name == "uniform":
             return rng.random((n, 3), dtype=np.float32)
         if self.name == "natural":
-            return _sample_natural(rng, n, self.source, self.photo)
+            if len(self.photos) == 1:
+                return _sample_natural(rng, n, self.source, self.photo)
+            which = rng.integers(len(self.photos), size=n)
+            out = np.empty((n, 3), np.float32)
+            for k, photo in enumerate(self.photos):
+                sel = np.flatnonzero(which == k)
+                if len(sel):
+                    out[sel] = _sample_natural(rng, len(sel), self.source, int(photo))
+            return out
         return _sample_synthetic(rng, n)
+
+    def patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """CIELAB mean ``(3,)`` and lower Cholesky factor ``(3, 3)`` of the covariance of a local patch:
+        a random ``patch_size``-square patch of one of the image's photographs (natural), of uniform
+        noise (uniform, as the reference does without photographs), or a draw of the parametric patch
+        law (synthetic: :data:`SYNTHETIC_PATCH_MODEL`, no photograph)."""
+        p = self.patch_size
+        if self.name == "synthetic":
+            return _sample_synthetic_patch(rng)
+        if self.name == "uniform":
+            pix = rng.random((((p + 1) // 2) ** 2, 3), dtype=np.float32)
+        else:
+            photo = natural_photos(self.source)[int(self.photos[rng.integers(len(self.photos))])]
+            h, w = photo.shape[:2]
+            y, x = int(rng.integers(max(h - p, 0) + 1)), int(rng.integers(max(w - p, 0) + 1))
+            # statistics of every other pixel of the patch: the same to within sampling, 4x cheaper
+            pix = photo[y : y + p : 2, x : x + p : 2].reshape(-1, 3).astype(np.float32) * np.float32(1 / 255)
+        lab = rgb_to_lab(pix).astype(np.float64)
+        mean = lab.mean(0)
+        d = lab - mean
+        return mean, _chol(d.T @ d / max(len(d) - 1, 1))
+
+
+def _chol(cov: np.ndarray) -> np.ndarray:
+    """Cholesky factor of a covariance, made positive definite with a tiny ridge."""
+    return np.linalg.cholesky(cov + 1e-6 * np.eye(3) * max(1.0, float(np.trace(cov))))
+
+
+# --------------------------------------------------------------------------------------------
+# parametric law of local colour patches (for micro-textures of the synthetic law)
+# --------------------------------------------------------------------------------------------
+#: Gaussian law of the features of a 50x50 CIELAB patch: log std of L*, a*, b*, then the Fisher z
+#: of the correlations (L, a), (L, b), (a, b): mean vector (first row) and covariance (next six rows).
+#: Fitted by :func:`fit_patch_law` (seed 0, 4000 patches) on the scikit-image colour photographs. The
+#: patch mean is a colour of the synthetic law.
+SYNTHETIC_PATCH_MODEL = np.array(
+    [
+        [1.94060, 1.04388, 1.48355, -0.31089, -0.12725, 0.46549],
+        [1.38496, 0.95827, 1.10708, -0.01559, 0.01559, 0.41454],
+        [0.95827, 1.15061, 0.99768, 0.01260, 0.13076, 0.56348],
+        [1.10708, 0.99768, 1.21153, -0.03981, 0.06424, 0.45826],
+        [-0.01559, 0.01260, -0.03981, 0.58123, 0.35791, 0.02222],
+        [0.01559, 0.13076, 0.06424, 0.35791, 0.63532, 0.08642],
+        [0.41454, 0.56348, 0.45826, 0.02222, 0.08642, 0.74486],
+    ],
+    dtype=np.float64,
+)
+
+
+def patch_features(lab_patch: np.ndarray) -> np.ndarray:
+    """The six features of a patch ``(n, 3)`` of CIELAB pixels (see :data:`SYNTHETIC_PATCH_MODEL`)."""
+    cov = np.cov(np.asarray(lab_patch, dtype=np.float64).T) + 1e-4 * np.eye(3)
+    sd = np.sqrt(np.diag(cov))
+    corr = cov / np.outer(sd, sd)
+    z = np.arctanh(np.clip([corr[0, 1], corr[0, 2], corr[1, 2]], -0.995, 0.995))
+    return np.concatenate([np.log(sd), z])
+
+
+def fit_patch_law(source: str | None = None, *, n_patches: int = 4000, patch_size: int = 50, seed: int = 0) -> np.ndarray:
+    """Fit :data:`SYNTHETIC_PATCH_MODEL` on random patches of the photographs of ``source``."""
+    rng = np.random.default_rng(seed)
+    photos = natural_photos(source)
+    feats = []
+    for _ in range(n_patches):
+        photo = photos[rng.integers(len(photos))]
+        h, w = photo.shape[:2]
+        y, x = rng.integers(h - patch_size + 1), rng.integers(w - patch_size + 1)
+        pix = photo[y : y + patch_size, x : x + patch_size].reshape(-1, 3).astype(np.float32) / 255
+        feats.append(patch_features(rgb_to_lab(pix)))
+    f = np.array(feats)
+    return np.vstack([f.mean(0), np.cov(f.T)])
+
+
+def _sample_synthetic_patch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    table = SYNTHETIC_PATCH_MODEL
+    f = rng.multivariate_normal(table[0], table[1:], method="cholesky")
+    sd = np.exp(f[:3])
+    r = np.tanh(f[3:])
+    corr = np.array([[1.0, r[0], r[1]], [r[0], 1.0, r[2]], [r[1], r[2], 1.0]])
+    w, v = np.linalg.eigh(corr)  # nearest valid correlation matrix
+    corr = (v * np.maximum(w, 1e-3)) @ v.T
+    d = np.sqrt(np.diag(corr))
+    corr /= np.outer(d, d)
+    mean = rgb_to_lab(_sample_synthetic(rng, 1))[0].astype(np.float64)
+    return mean, _chol(corr * np.outer(sd, sd))
 
 
 def _main() -> None:  # pragma: no cover - maintenance entry point

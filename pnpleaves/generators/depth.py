@@ -29,12 +29,20 @@ def lens_kernel(radius: float) -> np.ndarray:
     return (k / k.sum()).astype(np.float32)
 
 
-def blur(img: np.ndarray, amount: float, kind: str = "gaussian") -> np.ndarray:
-    """Blur an ``(H, W, C)`` image: Gaussian of std ``amount`` or lens (disk) of radius ``amount``."""
+def gaussian_half_width(amount: float, truncate: float = 0.0) -> int:
+    """Half-width of the Gaussian kernel of std ``amount``: 3 std, or at most ``truncate`` pixels
+    when ``truncate > 0`` (the reference's fixed 11x11 kernel is ``truncate = 5``)."""
+    half = int(3.0 * amount + 0.5)  # the truncation of scipy.ndimage.gaussian_filter(truncate=3)
+    return min(half, int(truncate)) if truncate > 0 else half
+
+
+def blur(img: np.ndarray, amount: float, kind: str = "gaussian", truncate: float = 0.0) -> np.ndarray:
+    """Blur an ``(H, W, C)`` image: Gaussian of std ``amount`` (kernel cut at ``truncate`` pixels if
+    > 0) or lens (disk) of radius ``amount``."""
     if amount < 0.3:
         return img
     if kind == "gaussian":
-        half = int(3.0 * amount + 0.5)  # the truncation of scipy.ndimage.gaussian_filter(truncate=3)
+        half = gaussian_half_width(amount, truncate)
         yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
         k = np.exp(-(xx * xx + yy * yy) / (2.0 * amount * amount)).astype(np.float32)
         k /= k.sum()

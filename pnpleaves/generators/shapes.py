@@ -44,13 +44,16 @@ def _upsample(img) -> np.ndarray:
     return out
 
 
-def freeform_outline(rng: np.random.Generator, n_points: int, concavity: float, smooth: bool) -> np.ndarray:
-    """Boolean mask of one free-form leaf (alpha-shape of ``n_points`` random points in the unit disk)."""
+def freeform_outline(rng: np.random.Generator, n_points: int, concavity: float, smooth: bool,
+                     sigma_range: tuple[float, float] = (0.02, 0.08), radial: str = "area") -> np.ndarray:
+    """Boolean mask of one free-form leaf (alpha-shape of ``n_points`` random points in the unit disk:
+    uniform by ``area``, or with a uniform ``radius`` as the reference does, clustered at the centre);
+    ``sigma_range``: std of the smoothing blur as a fraction of the box side."""
     from PIL import ImageFilter
     from scipy.spatial import Delaunay
 
     for _ in range(8):  # redraw the rare outlines that keep less than 15 % of the disk
-        rad = np.sqrt(rng.random(n_points))
+        rad = np.sqrt(rng.random(n_points)) if radial == "area" else rng.random(n_points)
         ang = 2 * np.pi * rng.random(n_points)
         pts = np.stack([rad * np.cos(ang), rad * np.sin(ang)], 1)
         corners = pts[Delaunay(pts).simplices]  # (T, 3, 2)
@@ -61,7 +64,7 @@ def freeform_outline(rng: np.random.Generator, n_points: int, concavity: float, 
             break
     if smooth:  # curved model: blur, then threshold at 1/2 (on a coarse grid; upsampled after)
         coarse = _draw_triangles(corners[keep], DRAW_SIZE // 2)
-        sigma = rng.uniform(0.02, 0.08) * (DRAW_SIZE // 2)
+        sigma = rng.uniform(*sigma_range) * (DRAW_SIZE // 2)
         return _upsample(coarse.filter(ImageFilter.GaussianBlur(sigma)).point(lambda v: 255 if v >= 128 else 0))
     return _upsample(_draw_triangles(corners[keep], DRAW_SIZE))
 
@@ -117,5 +120,5 @@ def make_shape_bank(rng: np.random.Generator, cfg) -> ShapeBank:
     clo, chi = cfg.concavity
     for _ in range(n_free):
         masks.append(freeform_outline(rng, int(rng.integers(plo, phi + 1)), rng.uniform(clo, chi),
-                                      bool(rng.random() < cfg.p_smooth)))
+                                      bool(rng.random() < cfg.p_smooth), tuple(cfg.smooth_sigma), cfg.freeform_radial))
     return ShapeBank(np.stack(masks), n_poly)

@@ -23,7 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 
-N_SLOPE_LEVELS = 6  # slopes of the micro-textures are drawn among these many levels
+N_SLOPE_LEVELS = 6  # slopes of the micro-textures are drawn among these many levels ("two-color" model)
+N_PATCH_LEVELS = 9  # slope levels of the "patch" model (0.25 apart over the default 0.5 .. 2.5)
+
+
+def field_side(extent: float, cap: int) -> int:
+    """Side of the micro-texture field of a leaf of bounding radius ``extent``: at least
+    ``2 extent + 60`` (the reference's texture width), on a ladder of FFT-friendly sizes
+    (64 x 2^(k/2), rounded), at most ``cap``."""
+    from scipy import fft
+
+    need = 2.0 * extent + 60.0
+    k = max(0, int(np.ceil(2 * np.log2(need / 64.0) - 1e-9)))
+    return min(fft.next_fast_len(int(round(64 * 2 ** (k / 2)))), cap)
 
 
 def _sigmoid(z):
@@ -45,6 +57,7 @@ class TextureContext:
         self._spectrum = None
         self._log_radius = None
         self._fields: dict[int, np.ndarray] = {}
+        self._patch_fields: dict[tuple[int, int], np.ndarray] = {}
         self._warp = None
         lo, hi = cfg.micro_slope
         self.slopes = np.linspace(lo, hi, N_SLOPE_LEVELS)
@@ -77,6 +90,18 @@ class TextureContext:
         ix = (x.astype(np.int32) + ox) % self.width  # truncation: a shift by one pixel is harmless
         iy = (y.astype(np.int32) + oy) % self.height
         return field[iy, ix]
+
+    def patch_field(self, side: int, level: int) -> np.ndarray:
+        """A unit random-phase field ``(side, side)`` of slope level ``level`` (of ``N_PATCH_LEVELS``
+        levels over ``micro_slope``), shared by the leaves of this image that ask for the same size
+        and level (each reads it at its own offset); built from its own generator."""
+        key = (side, level)
+        if key not in self._patch_fields:
+            lo, hi = self.cfg.micro_slope
+            slope = lo + (hi - lo) * level / max(N_PATCH_LEVELS - 1, 1)
+            own = np.random.default_rng([self.seed, 0xF1E1D, side, level])
+            self._patch_fields[key] = micro_fields(own, side, slope, self.cfg.micro_spectrum, n=1)[0]
+        return self._patch_fields[key]
 
     # -- warping --------------------------------------------------------------------------------
     def displacement(self, rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +148,50 @@ def perspective(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, radius: 
     return c * a - s * b, s * a + c * b
 
 
+def micro_fields(rng: np.random.Generator, side: int, slope: float, spectrum: str = "anisotropic", n: int = 3) -> np.ndarray:
+    """``n`` independent zero-mean, unit-variance random-phase fields ``(n, side, side)`` (periodic)
+    with amplitude spectrum ``1 / (|fx|^s + |fy|^s)`` ("anisotropic", the reference generator's law)
+    or ``|f|^-s`` ("isotropic"), frequencies in cycles per pixel. Built directly in the Fourier
+    domain (complex Gaussian coefficients: uniform phases), one inverse FFT per field."""
+    from scipy import fft
+
+    fy = np.abs(np.fft.fftfreq(side)).astype(np.float32)[:, None]
+    fx = np.abs(np.fft.rfftfreq(side)).astype(np.float32)[None, :]
+    with np.errstate(divide="ignore"):
+        if spectrum == "anisotropic":
+            amp = fx**np.float32(slope) + fy**np.float32(slope)
+            np.reciprocal(amp, out=amp)
+        else:
+            amp = (fx * fx + fy * fy) ** np.float32(-0.5 * slope)
+    amp[0, 0] = 0.0  # zero mean
+    coef = rng.standard_normal((n, side, side // 2 + 1, 2), dtype=np.float32).view(np.complex64)[..., 0]
+    coef *= amp
+    f = fft.irfft2(coef, s=(side, side), axes=(1, 2), overwrite_x=True)
+    f *= (1.0 / (f.std(axis=(1, 2), keepdims=True) + 1e-12)).astype(np.float32)
+    return f
+
+
+def grid_map(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Grid interpolation map (reference "grid"): 1 with lines of 0, thickness 1-2 px, period
+    20-99 px per direction, two directions with probability 0.7, rotated by U(-45, 45) degrees."""
+    th = int(rng.integers(1, 3))
+    theta = np.deg2rad(rng.uniform(-45, 45))
+    c, s = np.cos(theta), np.sin(theta)
+    u, v = c * x + s * y, -s * x + c * y
+    out = (np.mod(u + rng.uniform(0, 200), int(rng.integers(20, 100)) + th) < th)
+    if rng.random() < 0.7:
+        out |= np.mod(v + rng.uniform(0, 200), int(rng.integers(20, 100)) + th) < th
+    return (~out).astype(np.float32)
+
+
+def _reference_profile(w: np.ndarray, plateau: float, lam: float) -> np.ndarray:
+    """The reference's sinusoid profile: values above the plateau jump to 1 (a sharp edge), then
+    ``(sigmoid(lam w) - sigmoid(0)) / (sigmoid(lam) - sigmoid(0))`` (a concave map pushing values to 1)."""
+    w = np.where(w > plateau, 1.0, w)
+    lo, hi = 0.5, _sigmoid(lam)
+    return (_sigmoid(lam * w) - lo) / (hi - lo)
+
+
 def periodic_map(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, cfg, extent: float) -> np.ndarray:
     """Pseudo-periodic interpolation map in [0, 1] at leaf-centred coordinates ``(x, y)``.
 
@@ -140,8 +209,11 @@ def periodic_map(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, cfg, ex
             phase = 2 * np.pi * t / rng.uniform(*cfg.period) + rng.uniform(0, 2 * np.pi)
         w = 0.5 + 0.5 * np.sin(phase)
         plateau = rng.uniform(*cfg.plateau)
-        w = np.minimum(w, plateau) / plateau
-        w = sharpen(w, rng.uniform(*cfg.sigmoid_slope))
+        if getattr(cfg, "periodic_profile", "centred") == "reference":
+            w = _reference_profile(w, plateau, rng.uniform(*cfg.sigmoid_slope))
+        else:
+            w = np.minimum(w, plateau) / plateau
+            w = sharpen(w, rng.uniform(*cfg.sigmoid_slope))
         out = w if out is None else out * w
     return out
 

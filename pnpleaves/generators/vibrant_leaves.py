@@ -25,10 +25,10 @@ from scipy import ndimage
 from .._checks import check_number, check_size
 from .colors import ColorLaw, lab_to_rgb, rgb_to_lab
 from .config import VibrantLeavesConfig, make_config
-from .depth import blur, sample_blur
+from .depth import blur, gaussian_half_width, sample_blur
 from .occlusion import Canvas, fill, sample_window_radii
 from .shapes import ShapeBank, make_shape_bank
-from .textures import TextureContext, gradient_map, periodic_map, perspective
+from .textures import N_PATCH_LEVELS, TextureContext, field_side, gradient_map, grid_map, periodic_map, perspective
 
 TEXTURE_KINDS = ("flat", "gradient", "periodic", "micro", "mix")
 N_COLORS = 4  # colours drawn per leaf: its own, and up to three more for its texture
@@ -68,11 +68,12 @@ def _block_min(a: np.ndarray, s: int) -> np.ndarray:
     return out
 
 
-def _reach(amount: float, kind: str) -> int:
-    """How far (pixels) a blur of this amount spreads: 3 std (Gaussian) or the disk radius (lens)."""
+def _reach(amount: float, kind: str, truncate: float = 0.0) -> int:
+    """How far (pixels) a blur of this amount spreads: 3 std (Gaussian, or its truncation) or the
+    disk radius (lens)."""
     if amount < 0.3:  # see depth.blur: no blur
         return 0
-    return int(3.0 * amount + 0.5) + 1 if kind == "gaussian" else int(np.ceil(amount)) + 1
+    return gaussian_half_width(amount, truncate) + 1 if kind == "gaussian" else int(np.ceil(amount)) + 1
 
 
 def _dilate(a: np.ndarray, r: int) -> np.ndarray:
@@ -103,20 +104,23 @@ class _Plane:
     index: int  # 0 background, 1 middle, 2 foreground: part of each leaf's texture seed
     cx: list = field(default_factory=list)
     cy: list = field(default_factory=list)
-    r: list = field(default_factory=list)
+    r: list = field(default_factory=list)  # bounding radius of each leaf (its extent)
+    rn: list = field(default_factory=list)  # nominal radius (the power law's draw: sets flat vs textured)
     base: list = field(default_factory=list)  # CIELAB colours of each leaf: (m, N_COLORS, 3)
 
     def arrays(self):
         if not self.cx:  # nothing to draw: the plane is hidden everywhere
-            return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, N_COLORS, 3), np.float32)
-        return tuple(np.concatenate(a) for a in (self.cx, self.cy, self.r, self.base))
+            z = np.zeros(0)
+            return z, z, z, z, np.zeros((0, N_COLORS, 3), np.float32)
+        return tuple(np.concatenate(a) for a in (self.cx, self.cy, self.r, self.rn, self.base))
 
 
 class _Renderer:
     def __init__(self, height: int, width: int, cfg: VibrantLeavesConfig, seed: int, cull: bool = True):
         self.h, self.w, self.cfg, self.seed, self.cull = height, width, cfg, int(seed), cull
         self.rng = np.random.default_rng([self.seed, 0x5EAF])
-        self.colors = ColorLaw(cfg.color, self.rng, source=cfg.color_source)
+        self.colors = ColorLaw(cfg.color, self.rng, source=cfg.color_source, photos_per_image=cfg.photos_per_image,
+                               patch_size=cfg.micro_patch)
         self.bank: ShapeBank = make_shape_bank(self.rng, cfg)
         self.tex = TextureContext(self.seed, height, width, cfg)
         self.stats = {k: 0 for k in TEXTURE_KINDS} | {"perspective": 0, "warp": 0}
@@ -143,10 +147,11 @@ class _Renderer:
         probs = self._kind_probs()
 
         def draw_chunk(m: int):
-            r = sample_window_radii(rng, m, cfg.alpha, cfg.r_min * s, cfg.r_max * s, self.h * s, self.w * s)
-            cx = rng.uniform(-r, self.w * s + r)
-            cy = rng.uniform(-r, self.h * s + r)
+            rn = sample_window_radii(rng, m, cfg.alpha, cfg.r_min * s, cfg.r_max * s, self.h * s, self.w * s)
+            cx = rng.uniform(-rn, self.w * s + rn)
+            cy = rng.uniform(-rn, self.h * s + rn)
             kind = rng.choice(3, size=m, p=probs)
+            r = rn if cfg.shape_extent == 1.0 else np.where(kind == 0, rn, cfg.shape_extent * rn)
             ids = np.where(kind == 1, 1 + rng.integers(0, max(bank.n_polygons, 1), m),
                            1 + bank.n_polygons + rng.integers(0, max(bank.n_freeform, 1), m))
             ids = np.where(kind == 0, 0, ids).astype(np.int32)  # outline 0: full (disks)
@@ -158,6 +163,7 @@ class _Renderer:
             plane.cx.append(cx)
             plane.cy.append(cy)
             plane.r.append(r)
+            plane.rn.append(rn)
             plane.base.append(rgb_to_lab(self.colors.sample(N_COLORS * m)).reshape(m, N_COLORS, 3))
 
             def inside(k, dx, dy):
@@ -178,11 +184,11 @@ class _Renderer:
         label = np.maximum(plane.canvas.label_map(), -1)  # hidden pixels (-2) count as empty
         n = plane.canvas.n_leaves
         vis = np.flatnonzero(np.bincount(label.reshape(-1) + 1, minlength=n + 1)[1:])
-        cx, cy, r, base = plane.arrays()
+        cx, cy, r, rn, base = plane.arrays()
         palette = np.zeros((n + 1, 3), np.float32)
         palette[1:] = base[:n, 0]
         acc, cov = _resolve_flat(label, palette, s)
-        textured = vis[r[vis] / s >= self.cfg.flat_below]
+        textured = vis[rn[vis] / s >= self.cfg.flat_below]
         self.stats["flat"] += len(vis) - len(textured)
         if len(textured):
             boxes = ndimage.find_objects(label + 1, max_label=n + 1)
@@ -233,24 +239,47 @@ class _Renderer:
         if cfg.depth and rng.random() < cfg.p_perspective:
             self.stats["perspective"] += 1
             x, y = perspective(rng, x, y, radius)
+        patch = cfg.micro_model == "patch"
         if kind == "micro":
-            return self._micro(rng, x + cx, y + cy, base, other)
+            return self._patch_micro(rng, x, y, radius) if patch else self._micro(rng, x + cx, y + cy, base, other)
         # periodic map (warped coordinates), alone or mixing two endpoints
         mx, my = x, y
         if rng.random() < cfg.p_warp:
             self.stats["warp"] += 1
             du, dv = tex.displacement(rng, x + cx, y + cy)
             mx, my = x + du, y + dv
-        m = periodic_map(rng, mx, my, cfg, extent=1.5 * radius + 30.0)[..., None]
+        if kind == "mix" and cfg.p_grid > 0 and rng.random() < cfg.p_grid:
+            self.stats["grid"] = self.stats.get("grid", 0) + 1
+            m = grid_map(rng, mx, my)[..., None]
+        else:
+            m = periodic_map(rng, mx, my, cfg, extent=1.5 * radius + 30.0)[..., None]
         if kind == "periodic":
             return base + m * (other - base)
         ends = []
         for c, c2 in ((base, colors[2]), (other, colors[3])):
             if cfg.micro_textures and rng.random() >= 0.1:
-                ends.append(self._micro(rng, x + cx, y + cy, c, c2))
+                ends.append(self._patch_micro(rng, x, y, radius) if patch else self._micro(rng, x + cx, y + cy, c, c2))
             else:
                 ends.append(c)
         return ends[0] + m * (ends[1] - ends[0])
+
+    def _patch_micro(self, rng, x, y, radius) -> np.ndarray:
+        """The reference's micro-texture: random-phase colour noise with the CIELAB mean and covariance
+        of a local patch of the colour source, its field drawn at the leaf's size (so its contrast is
+        the patch's at the scale of the leaf) and read at leaf-centred coordinates ``(x, y)``."""
+        from scipy import fft
+
+        side = field_side(radius, fft.next_fast_len(max(self.h, self.w)))
+        f = self.tex.patch_field(side, int(rng.integers(N_PATCH_LEVELS)))
+        mean, chol = self.colors.patch(rng)
+        ox, oy = rng.integers(side, size=2)
+        ix = (np.floor(x).astype(np.int32) + np.int32(ox)) % side
+        iy = (np.floor(y).astype(np.int32) + np.int32(oy)) % side
+        # three nearly independent channels from one field (one FFT): the field, its transpose shifted
+        # by half a period, and its point reflection
+        half = side // 2
+        g = np.stack([f[iy, ix], f[(ix + half) % side, iy], f[(-iy - 1) % side, (half - ix - 1) % side]])
+        return (np.tensordot(g, chol.astype(np.float32), axes=([0], [1])) + mean.astype(np.float32)).astype(np.float32)
 
     def _micro(self, rng, x, y, c0, c1) -> np.ndarray:
         g = self.tex.micro(rng, x, y)
@@ -269,22 +298,24 @@ class _Renderer:
             info.update(planes={"background": bg.canvas.n_leaves}, blur=(0.0, 0.0))
         else:
             scale = cfg.blur_scale * (2.0 if cfg.blur == "lens" else 1.0)  # disk radius ~ 2 x Gaussian std
-            b_bg, b_fg = sample_blur(rng, scale), sample_blur(rng, scale)
+            b_bg = sample_blur(rng, scale)
+            b_fg = b_bg if cfg.blur_shared else sample_blur(rng, scale)
+            trunc = cfg.blur_truncate
             # a blur of 1 px or more removes aliasing: such planes need no supersampling
             fg = self.plane(2, rng.uniform(*cfg.fg_coverage), 1 if b_fg >= 1.0 else s)
             # (the middle plane is drawn whole: its coverage fraction is part of the model)
             mid = self.plane(1, rng.uniform(*cfg.mid_coverage), s)
             # the background is seen where neither the middle plane nor the opaque part of the blurred
             # foreground hides it, and as far as its own blur reaches from there
-            fg_opaque = _erode(_block_min(fg.canvas.label_map() >= 0, fg.s), _reach(b_fg, cfg.blur))
+            fg_opaque = _erode(_block_min(fg.canvas.label_map() >= 0, fg.s), _reach(b_fg, cfg.blur, trunc))
             seen = ~_block_min(mid.canvas.label_map() >= 0, s) & ~fg_opaque
-            bg = self.plane(0, 1.0, 1 if b_bg >= 1.0 else s, _dilate(seen, _reach(b_bg, cfg.blur)))
+            bg = self.plane(0, 1.0, 1 if b_bg >= 1.0 else s, _dilate(seen, _reach(b_bg, cfg.blur, trunc)))
             back, _ = self.shade(bg)
             middle, a_mid = self.shade(mid)
             front, a_fg = self.shade(fg)
-            img = middle + (1.0 - a_mid[..., None]) * blur(back, b_bg, cfg.blur)
+            img = middle + (1.0 - a_mid[..., None]) * blur(back, b_bg, cfg.blur, trunc)
             front_alpha = np.concatenate([front, a_fg[..., None]], -1)
-            blurred = blur(front_alpha, b_fg, cfg.blur)
+            blurred = blur(front_alpha, b_fg, cfg.blur, trunc)
             img = blurred[..., :3] + (1.0 - blurred[..., 3:]) * img
             info.update(planes={"background": bg.canvas.n_leaves, "middle": mid.canvas.n_leaves,
                                 "foreground": fg.canvas.n_leaves}, blur=(b_bg, b_fg),
