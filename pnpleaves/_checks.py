@@ -1,7 +1,11 @@
 """Input validation shared by the whole package.
 
 Every error says what was expected, what came in, and how to fix it, e.g.
-``ValueError: r_min must be a finite number > 0; got -1. Pass a positive radius in pixels.``
+``InputError: r_min must be a finite number > 0; got -1. Pass a positive radius in pixels.``
+
+A bad value raises :class:`~pnpleaves.errors.InputError` (a ``ValueError``), a value of the wrong type
+:class:`~pnpleaves.errors.InputTypeError` (a ``TypeError``): both are
+:class:`~pnpleaves.errors.UserError`, which the command line prints as one line.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from typing import Any
+
+from pnpleaves.errors import InputError, InputTypeError
 
 
 def _fmt(value: Any) -> str:
@@ -34,29 +40,29 @@ def check_number(
     expected = f"{name} must be {kind}{' ' + allowed if allowed else ''}"
     fix = f" {hint}" if hint else ""
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-        raise TypeError(f"{expected}; got {_fmt(value)} of type {type(value).__name__}.{fix}")
+        raise InputTypeError(f"{expected}; got {_fmt(value)} of type {type(value).__name__}.{fix}")
     try:
         as_float = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{expected}; got {_fmt(value)} of type {type(value).__name__}.{fix}") from None
+        raise InputTypeError(f"{expected}; got {_fmt(value)} of type {type(value).__name__}.{fix}") from None
     if not math.isfinite(as_float):
-        raise ValueError(f"{expected}; got {_fmt(value)}.{fix}")
+        raise InputError(f"{expected}; got {_fmt(value)}.{fix}")
     if integer and as_float != int(as_float):
-        raise ValueError(f"{expected}; got {_fmt(value)}.{fix}")
+        raise InputError(f"{expected}; got {_fmt(value)}.{fix}")
     if low is not None and (as_float < low or (not low_inclusive and as_float == low)):
-        raise ValueError(f"{expected}; got {_fmt(value)}.{fix}")
+        raise InputError(f"{expected}; got {_fmt(value)}.{fix}")
     if high is not None and (as_float > high or (not high_inclusive and as_float == high)):
-        raise ValueError(f"{expected}; got {_fmt(value)}.{fix}")
+        raise InputError(f"{expected}; got {_fmt(value)}.{fix}")
     return int(as_float) if integer else as_float
 
 
 def check_choice(value: Any, name: str, choices: Iterable[str], hint: str = "") -> str:
-    """Return ``value`` if it is one of ``choices``, else raise a ValueError listing them."""
+    """Return ``value`` if it is one of ``choices``, else raise an InputError listing them."""
     choices = list(choices)
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         fix = f" {hint}" if hint else ""
-        raise ValueError(f"{name} must be one of {listed}; got {_fmt(value)}.{fix}")
+        raise InputError(f"{name} must be one of {listed}; got {_fmt(value)}.{fix}")
     return value
 
 
@@ -64,7 +70,7 @@ def check_size(size: Any, name: str = "size") -> tuple[int, int]:
     """Normalise an image size: an int ``S`` gives ``(S, S)``; a pair ``(H, W)`` is kept."""
     if isinstance(size, (tuple, list)):
         if len(size) != 2:
-            raise ValueError(f"{name} must be an int or a pair (height, width); got {size!r}.")
+            raise InputError(f"{name} must be an int or a pair (height, width); got {size!r}.")
         h, w = size
     else:
         h = w = size
@@ -76,9 +82,9 @@ def check_size(size: Any, name: str = "size") -> tuple[int, int]:
 def check_range_pair(value: Any, name: str, *, low: float | None = None, high: float | None = None) -> tuple[float, float]:
     """Check a ``(lo, hi)`` pair with ``lo <= hi`` inside ``[low, high]``."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be a pair (lo, hi); got {value!r}.")
+        raise InputError(f"{name} must be a pair (lo, hi); got {value!r}.")
     lo = check_number(value[0], f"{name}[0]", low=low, high=high)
     hi = check_number(value[1], f"{name}[1]", low=low, high=high)
     if lo > hi:
-        raise ValueError(f"{name} must satisfy lo <= hi; got {value!r}. Swap the two values.")
+        raise InputError(f"{name} must satisfy lo <= hi; got {value!r}. Swap the two values.")
     return lo, hi

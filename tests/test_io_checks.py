@@ -1,4 +1,4 @@
-"""Tests for pnpleaves.io (image files, NumPy <-> torch) and pnpleaves._checks (validation messages)."""
+"""Tests for pnpleaves.io (image files, NumPy <-> torch) and pnpleaves._checks (validation messages and types)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from pnpleaves._checks import check_choice, check_number, check_range_pair, check_size
+from pnpleaves.errors import InputError, InputTypeError, UserError
 from pnpleaves.images import to_numpy, to_tensor
 from pnpleaves.io import list_images, read_image, write_image
 
@@ -249,3 +250,23 @@ def test_check_range_pair():
         check_range_pair((0.5, 2), "r", low=0, high=1)
     with pytest.raises(ValueError, match=re.escape("r must be a pair (lo, hi); got 3.")):
         check_range_pair(3, "r")
+
+
+@pytest.mark.parametrize("call, kind", [
+    (lambda: check_number(-1, "x", low=0), InputError),
+    (lambda: check_number(float("nan"), "x"), InputError),
+    (lambda: check_number(2.5, "x", integer=True), InputError),
+    (lambda: check_number("a", "x"), InputTypeError),
+    (lambda: check_number(None, "x"), InputTypeError),
+    (lambda: check_choice("c", "x", ["a", "b"]), InputError),
+    (lambda: check_size((1, 2, 3)), InputError),
+    (lambda: check_size("big"), InputTypeError),
+    (lambda: check_range_pair(3, "r"), InputError),
+    (lambda: check_range_pair((2, 1), "r"), InputError),
+])
+def test_checks_raise_user_errors_that_are_value_and_type_errors(call, kind):
+    """The CLI prints UserErrors as one line; the classes stay ValueError / TypeError for callers."""
+    with pytest.raises(kind) as info:
+        call()
+    assert isinstance(info.value, UserError)
+    assert isinstance(info.value, ValueError if kind is InputError else TypeError)

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 
+from pnpleaves.errors import InputError
 from pnpleaves.generators.config import PRESETS, make_config
 from pnpleaves.generators.writer import write_dataset
 
@@ -29,7 +30,7 @@ def _options(args: argparse.Namespace) -> dict:
     opts = {}
     for item in args.option:
         if "=" not in item:
-            raise ValueError(f"--option expects KEY=VALUE; got {item!r}.")
+            raise InputError(f"--option expects KEY=VALUE; got {item!r}.")
         key, value = item.split("=", 1)
         try:
             opts[key.strip()] = json.loads(value)

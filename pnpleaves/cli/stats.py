@@ -3,7 +3,9 @@
 The first folder is the reference unless ``--reference DIR`` is given (a reference that is not in
 the list is measured too and printed first). Example::
 
-    pnpleaves stats ../shared/data/testsets/Kodak24 out/vl out/dl --max-images 200 --plot stats.png
+    pnpleaves stats "$PNPLEAVES_DATA"/testsets/Kodak24 out/vl out/dl --max-images 200 --plot stats.png
+
+The statistics and their protocol: :mod:`pnpleaves.analysis` (``image_sets``, ``spectrum``, ``gradients``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import os
 from pathlib import Path
 
 from pnpleaves._checks import check_number
-from pnpleaves.io import list_images
-from pnpleaves.analysis.statistics import (
+from pnpleaves.analysis import (
     DEFAULT_BAND,
     DEFAULT_GRADIENT_BINS,
     DEFAULT_SPECTRUM_BINS,
@@ -24,6 +25,7 @@ from pnpleaves.analysis.statistics import (
     image_set_statistics,
     plot_statistics,
 )
+from pnpleaves.io import list_images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
