@@ -5,7 +5,7 @@
 >>> img = pl.dead_leaves(64, seed=0, r_min=1, r_max=100)
 """
 
-from .config import PRESETS, DeadLeavesConfig, VibrantLeavesConfig, config_from_dict, config_to_dict, make_config
+from .config import DL_PRESETS, PRESETS, DeadLeavesConfig, VibrantLeavesConfig, config_from_dict, config_to_dict, make_config
 from .dead_leaves import dead_leaves
 from .vibrant_leaves import vibrant_leaves
 from .writer import read_manifest, write_dataset
@@ -16,6 +16,7 @@ __all__ = [
     "DeadLeavesConfig",
     "VibrantLeavesConfig",
     "PRESETS",
+    "DL_PRESETS",
     "make_config",
     "config_to_dict",
     "config_from_dict",

@@ -38,8 +38,8 @@ class DeadLeavesConfig:
 
     :param alpha: power-law exponent of the radius density (3: scale invariance).
     :param r_min: smallest radius (pixels). :param r_max: largest radius (pixels). The defaults
-        (10, 500) are those of the reference generator and of :class:`VibrantLeavesConfig`, so that
-        Dead Leaves is the control of VibrantLeaves with the same geometry law.
+        (1, 2000) are the scale-invariant databases of Achddou, Gousseau & Ladjal (SSVM 2021), drawn at
+        the output scale; pnpleaves 0.1 used (10, 500) (preset ``"pnpleaves-0.1"``).
     :param color: colour law, one of ``uniform``, ``natural``, ``synthetic``.
     :param color_source: folder of photographs for the ``natural`` law (``None``: scikit-image photos).
     :param grayscale: grey output (the three channels are equal).
@@ -53,8 +53,8 @@ class DeadLeavesConfig:
     """
 
     alpha: float = 3.0
-    r_min: float = 10.0
-    r_max: float = 500.0
+    r_min: float = 1.0
+    r_max: float = 2000.0
     color: str = "natural"
     color_source: str | None = None
     grayscale: bool = False
@@ -91,7 +91,7 @@ class VibrantLeavesConfig:
 
     # geometry
     alpha: float = 3.0
-    r_min: float = 10.0
+    r_min: float = 2.0
     r_max: float = 500.0
     shape_weights: tuple[float, float, float] = (0.2, 0.2, 0.6)  #: disk, polygon, free-form
     freeform_points: tuple[int, int] = (50, 100)  #: number of random points of a free-form leaf
@@ -108,7 +108,7 @@ class VibrantLeavesConfig:
     # colour
     color: str = "natural"
     color_source: str | None = None
-    photos_per_image: int = 1  #: natural law: photographs mixed per image (each leaf draws from one)
+    photos_per_image: int = 3  #: natural law: photographs mixed per image (each leaf draws from one)
     # textures
     periodic_textures: bool = True
     micro_textures: bool = True
@@ -191,10 +191,19 @@ VL_0_1: dict[str, Any] = {
 DL_0_1: dict[str, Any] = {"r_min": 10.0, "r_max": 500.0, "color_source": "skimage-classic", "photos_per_image": 1,
                           "supersample": 1, "r_min_choices": ()}
 
-#: The paper's ablations (Achddou et al. 2025, Fig. 16) and the data recipes, as presets of
-#: :class:`VibrantLeavesConfig` (the ablations apply to the current defaults).
+#: The data recipes (issue 18; docs/training.md) and the paper's ablations (Achddou et al. 2025,
+#: Fig. 16) as presets of :class:`VibrantLeavesConfig`. The ablations apply to the current defaults.
+#: ``vl-r2`` is the default recipe; every recipe uses the reference-faithful textures and depth blur.
 PRESETS: dict[str, dict[str, Any]] = {
     "vl": {},
+    "vl-r2": {"r_min": 2.0, "flat_below": 20.0, "photos_per_image": 3},
+    "vl-r5": {"r_min": 5.0, "flat_below": 10.0, "photos_per_image": 3},
+    "vl-r10": {"r_min": 10.0, "flat_below": 20.0, "photos_per_image": 3},
+    "vl-r2-synthetic": {"r_min": 2.0, "flat_below": 20.0, "color": "synthetic"},
+    #: closest to the reference generator's HEAD defaults (rachddou/DeadLeavesPlus): its scale, one
+    #: photograph per image among the five classic ones, polygons in a 3r box, no anti-aliasing
+    "vl-reference": {"r_min": 10.0, "flat_below": 20.0, "photos_per_image": 1, "color_source": "skimage-classic",
+                     "shape_extent": 1.5, "freeform_radial": "radius", "supersample": 1},
     "pnpleaves-0.1": VL_0_1,
     "no-depth": {"depth": False},
     "no-micro": {"micro_textures": False},
@@ -206,6 +215,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 #: Presets of :class:`DeadLeavesConfig`.
 DL_PRESETS: dict[str, dict[str, Any]] = {
     "dl": {},
+    "dl-r1": {"r_min": 1.0, "r_max": 2000.0},
+    #: each image draws r_min in {1, 16}: the best Dead Leaves database of Achddou et al. (SSVM 2021)
+    "dl-mix": {"r_min": 1.0, "r_max": 2000.0, "r_min_choices": (1.0, 16.0)},
+    "dl-r1-aa": {"r_min": 1.0, "r_max": 2000.0, "supersample": 2},
     "pnpleaves-0.1": DL_0_1,
 }
 
@@ -220,6 +233,8 @@ def make_config(model: str = "vl", preset: str | None = None, **options: Any):
     else:
         check_choice(preset or "vl", "preset", PRESETS, hint="See pnpleaves.PRESETS.")
         cls, base = VibrantLeavesConfig, dict(PRESETS[preset or "vl"])
+    if "r_min" in options and "r_min_choices" not in options:  # an explicit r_min is the r_min
+        base.pop("r_min_choices", None)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(options) - names)
     if unknown:
