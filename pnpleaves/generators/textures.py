@@ -30,12 +30,10 @@ N_PATCH_LEVELS = 9  # slope levels of the "patch" model (0.25 apart over the def
 def field_side(extent: float, cap: int) -> int:
     """Side of the micro-texture field of a leaf of bounding radius ``extent``: at least
     ``2 extent + 60`` (the reference's texture width), on a ladder of FFT-friendly sizes
-    (64 x 2^(k/2), rounded), at most ``cap``."""
-    from scipy import fft
-
+    (64 and 96 times powers of 2), at most ``cap``."""
     need = 2.0 * extent + 60.0
     k = max(0, int(np.ceil(2 * np.log2(need / 64.0) - 1e-9)))
-    return min(fft.next_fast_len(int(round(64 * 2 ** (k / 2)))), cap)
+    return min((64 if k % 2 == 0 else 96) << (k // 2), cap)  # 64, 96, 128, 192, 256, 384, 512, ...
 
 
 def _sigmoid(z):
@@ -58,6 +56,7 @@ class TextureContext:
         self._log_radius = None
         self._fields: dict[int, np.ndarray] = {}
         self._patch_fields: dict[tuple[int, int], np.ndarray] = {}
+        self._patch_noise: dict[int, np.ndarray] = {}
         self._warp = None
         lo, hi = cfg.micro_slope
         self.slopes = np.linspace(lo, hi, N_SLOPE_LEVELS)
@@ -92,15 +91,24 @@ class TextureContext:
         return field[iy, ix]
 
     def patch_field(self, side: int, level: int) -> np.ndarray:
-        """A unit random-phase field ``(side, side)`` of slope level ``level`` (of ``N_PATCH_LEVELS``
-        levels over ``micro_slope``), shared by the leaves of this image that ask for the same size
-        and level (each reads it at its own offset); built from its own generator."""
+        """Three nearly independent unit random-phase fields ``(3, side * side)`` (flattened) of slope
+        level ``level`` (of ``N_PATCH_LEVELS`` levels over ``micro_slope``), shared by the leaves of
+        this image that ask for the same size and level (each reads them at its own offset); built
+        from their own generator. One FFT: the field, its transpose shifted by half a period, and its
+        point reflection."""
         key = (side, level)
         if key not in self._patch_fields:
             lo, hi = self.cfg.micro_slope
             slope = lo + (hi - lo) * level / max(N_PATCH_LEVELS - 1, 1)
-            own = np.random.default_rng([self.seed, 0xF1E1D, side, level])
-            self._patch_fields[key] = micro_fields(own, side, slope, self.cfg.micro_spectrum, n=1)[0]
+            if side not in self._patch_noise:  # one white noise per size, shaped per slope level
+                own = np.random.default_rng([self.seed, 0xF1E1D, side])
+                self._patch_noise[side] = own.standard_normal((1, side, side // 2 + 1, 2), dtype=np.float32).view(
+                    np.complex64)[..., 0]
+            f = shaped_fields(self._patch_noise[side], side, slope, self.cfg.micro_spectrum)[0]
+            half = side // 2
+            k = np.arange(side)
+            f3 = np.stack([f, np.roll(f.T, -half, axis=1), f[np.ix_((-k - 1) % side, (half - k - 1) % side)]])
+            self._patch_fields[key] = f3.reshape(3, -1)
         return self._patch_fields[key]
 
     # -- warping --------------------------------------------------------------------------------
@@ -153,6 +161,13 @@ def micro_fields(rng: np.random.Generator, side: int, slope: float, spectrum: st
     with amplitude spectrum ``1 / (|fx|^s + |fy|^s)`` ("anisotropic", the reference generator's law)
     or ``|f|^-s`` ("isotropic"), frequencies in cycles per pixel. Built directly in the Fourier
     domain (complex Gaussian coefficients: uniform phases), one inverse FFT per field."""
+    noise = rng.standard_normal((n, side, side // 2 + 1, 2), dtype=np.float32).view(np.complex64)[..., 0]
+    return shaped_fields(noise, side, slope, spectrum)
+
+
+def shaped_fields(noise: np.ndarray, side: int, slope: float, spectrum: str = "anisotropic") -> np.ndarray:
+    """:func:`micro_fields` from given complex white-noise coefficients ``(n, side, side // 2 + 1)``
+    (left unchanged): the amplitude law imposed, one inverse real FFT per field, unit variance."""
     from scipy import fft
 
     fy = np.abs(np.fft.fftfreq(side)).astype(np.float32)[:, None]
@@ -164,9 +179,7 @@ def micro_fields(rng: np.random.Generator, side: int, slope: float, spectrum: st
         else:
             amp = (fx * fx + fy * fy) ** np.float32(-0.5 * slope)
     amp[0, 0] = 0.0  # zero mean
-    coef = rng.standard_normal((n, side, side // 2 + 1, 2), dtype=np.float32).view(np.complex64)[..., 0]
-    coef *= amp
-    f = fft.irfft2(coef, s=(side, side), axes=(1, 2), overwrite_x=True)
+    f = fft.irfft2(noise * amp, s=(side, side), axes=(1, 2), overwrite_x=True)
     f *= (1.0 / (f.std(axis=(1, 2), keepdims=True) + 1e-12)).astype(np.float32)
     return f
 

@@ -270,15 +270,12 @@ class _Renderer:
         from scipy import fft
 
         side = field_side(radius, fft.next_fast_len(max(self.h, self.w)))
-        f = self.tex.patch_field(side, int(rng.integers(N_PATCH_LEVELS)))
+        f3 = self.tex.patch_field(side, int(rng.integers(N_PATCH_LEVELS)))
         mean, chol = self.colors.patch(rng)
         ox, oy = rng.integers(side, size=2)
-        ix = (np.floor(x).astype(np.int32) + np.int32(ox)) % side
-        iy = (np.floor(y).astype(np.int32) + np.int32(oy)) % side
-        # three nearly independent channels from one field (one FFT): the field, its transpose shifted
-        # by half a period, and its point reflection
-        half = side // 2
-        g = np.stack([f[iy, ix], f[(ix + half) % side, iy], f[(-iy - 1) % side, (half - ix - 1) % side]])
+        idx = ((np.floor(y).astype(np.int32) + np.int32(oy)) % side) * side
+        idx += (np.floor(x).astype(np.int32) + np.int32(ox)) % side
+        g = f3[:, idx]  # (3, ...)
         return (np.tensordot(g, chol.astype(np.float32), axes=([0], [1])) + mean.astype(np.float32)).astype(np.float32)
 
     def _micro(self, rng, x, y, c0, c1) -> np.ndarray:
