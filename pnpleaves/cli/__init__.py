@@ -3,8 +3,9 @@
 Usage: ``pnpleaves [-v] [--debug] COMMAND [options]``. Each command is a module of this package
 that defines ``add_arguments(parser)`` and ``run(args) -> int``; this file only lists them
 (:data:`COMMANDS`) and imports the one that is asked for, so ``pnpleaves --help`` stays fast.
-It is the only place that imports argparse, and ``python -m pnpleaves.cli`` runs it too (the
-entry point for ``torchrun``).
+The cli package is the only one that imports argparse; ``python -m pnpleaves.cli`` runs it too (the
+entry point for ``torchrun``). Benchmarks are not commands: they are the scripts of ``benchmarks/``
+in a source checkout.
 
 Errors (see :mod:`pnpleaves.errors`):
 
@@ -45,7 +46,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "denoise": ("pnpleaves.cli.restore", "denoise an image file"),
     "sample": ("pnpleaves.cli.sample", "draw samples from the prior a denoiser learned"),
     "export": ("pnpleaves.cli.export", "export a training run as a registered prior (weights + card)"),
-    "bench": ("pnpleaves.cli.bench", "(moving to benchmarks/: python benchmarks/NAME.py)"),
 }
 
 #: errors the user can fix: printed as one line with exit status 2 (unless --debug or -v)
