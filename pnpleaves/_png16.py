@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pnpleaves.errors import InputError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["encode_png16", "read_png16_colour"]
@@ -31,7 +33,7 @@ def encode_png16(data: np.ndarray) -> bytes:
     h, w, c = data.shape
     colour_type = {v: k for k, v in _PNG_CHANNELS.items()}.get(c)
     if colour_type is None:
-        raise ValueError(f"a PNG holds 1, 2, 3 or 4 channels; got an image of shape {data.shape}.")
+        raise InputError(f"a PNG holds 1, 2, 3 or 4 channels; got an image of shape {data.shape}.")
     rows = np.ascontiguousarray(data, dtype=">u2").view(np.uint8).reshape(h, w * c * 2)
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)  # filter type 0 on every row
     header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
@@ -85,7 +87,7 @@ def read_png16_colour(path: Path) -> np.ndarray | None:
                 cur[i] = (cur[i] + pred) & 0xFF
             cur = np.asarray(cur, np.int64)
         else:
-            raise ValueError(f"{str(path)!r} is a corrupt PNG (unknown row filter {kind}).")
+            raise InputError(f"{str(path)!r} is a corrupt PNG (unknown row filter {kind}).")
         out[y] = cur
         prev = cur
     return out.view(">u2").reshape(h, w, c).astype(np.uint16)

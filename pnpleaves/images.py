@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from pnpleaves.errors import InputError, InputTypeError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["Layout", "dihedral", "kernel_to_tensor", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
@@ -55,7 +57,7 @@ def _float_range_check(t: torch.Tensor, name: str) -> torch.Tensor:
     """Reject NaN/Inf; clip values outside [0, 1] (warning when clearly outside)."""
     if not torch.isfinite(t).all():
         n_bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(
+        raise InputError(
             f"{name} must contain finite values; got {n_bad} NaN/Inf value(s). "
             "Replace them (e.g. numpy.nan_to_num) or mark those pixels missing and use pnp_inpaint."
         )
@@ -80,7 +82,7 @@ def _numpy_to_float(arr: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
     if np.issubdtype(arr.dtype, np.floating):
         out_dtype = np.float64 if arr.dtype == np.float64 else np.float32
         return arr.astype(np.float64 if arr.dtype == np.float64 else np.float32, copy=True), out_dtype
-    raise TypeError(
+    raise InputTypeError(
         f"{name} must be uint8, uint16, bool or float in [0, 1]; got dtype {arr.dtype}. "
         f"Convert it, e.g. {name}.astype(numpy.uint8) for 0-255 data."
     )
@@ -93,18 +95,18 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
     :raises ValueError: for a bad shape or NaN/Inf values.
     """
     if isinstance(img, (str, bytes, os.PathLike)):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be an image array, not a path; got {img!r}. Read the file first with "
             "pnpleaves.io.read_image(path), or use the command line (pnpleaves deblur IMG ...)."
         )
     if isinstance(img, torch.Tensor):
         if img.ndim not in (3, 4):
-            raise ValueError(
+            raise InputError(
                 f"{name} as a torch tensor must be (C, H, W) or (B, C, H, W); got shape {tuple(img.shape)}. "
                 f"Add the channel axis, e.g. {name}[None] for a single grey image."
             )
         if img.is_complex():
-            raise TypeError(f"{name} must be a real image; got a complex tensor.")
+            raise InputTypeError(f"{name} must be a real image; got a complex tensor.")
         t = img.detach().to("cpu", copy=True)
         if t.dtype == torch.uint8:
             t, out_dtype = t.float() / 255.0, torch.float32
@@ -114,7 +116,7 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
             out_dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
             t = t.to(torch.float64 if t.dtype == torch.float64 else torch.float32)
         else:
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} must be a uint8, bool or float tensor in [0, 1]; got dtype {t.dtype}. "
                 f"Use {name}.float() / 255 for 0-255 data."
             )
@@ -123,11 +125,11 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
     elif isinstance(img, np.ndarray) or np.isscalar(img) or isinstance(img, (list, tuple)):
         arr = np.asarray(img)
         if arr.ndim not in (2, 3):
-            raise ValueError(
+            raise InputError(
                 f"{name} as a NumPy array must be (H, W) or (H, W, C); got shape {arr.shape}."
             )
         if arr.ndim == 3 and arr.shape[-1] not in (1, 3) and arr.shape[0] in (1, 3):
-            raise ValueError(
+            raise InputError(
                 f"{name} as a NumPy array must be channels-last (H, W, C); got shape {arr.shape}, which looks "
                 f"channels-first. Use {name}.transpose(1, 2, 0)."
             )
@@ -137,17 +139,17 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
         t = torch.from_numpy(np.ascontiguousarray(f.transpose(2, 0, 1)))[None]
         layout = Layout("numpy", arr.ndim, out_dtype)
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a NumPy array (H, W) / (H, W, C) or a torch tensor (C, H, W) / (B, C, H, W); "
             f"got {type(img).__name__}."
         )
     if t.shape[1] not in (1, 3):
-        raise ValueError(
+        raise InputError(
             f"{name} must have 1 (grey) or 3 (RGB) channels; got {t.shape[1]} in shape {tuple(t.shape)}. "
             "Drop an alpha channel with img[..., :3] (NumPy) or img[:3] (torch)."
         )
     if min(t.shape[-2:]) < 2:
-        raise ValueError(f"{name} must be at least 2x2 pixels; got {tuple(t.shape[-2:])}.")
+        raise InputError(f"{name} must be at least 2x2 pixels; got {tuple(t.shape[-2:])}.")
     t = _float_range_check(t, name)
     return t.float(), layout
 
@@ -171,36 +173,36 @@ def mask_to_tensor(mask: Any, image: torch.Tensor) -> torch.Tensor:
         elif m.ndim == 3:
             m = m[None]
         elif m.ndim != 4:
-            raise ValueError(f"mask must be {expected}; got shape {tuple(mask.shape)}.")
+            raise InputError(f"mask must be {expected}; got shape {tuple(mask.shape)}.")
     else:
         arr = np.asarray(mask)
         if arr.dtype == np.uint8 and arr.size and arr.max() > 1:
             arr = arr / 255.0
         if arr.dtype.kind not in "biuf":
-            raise TypeError(f"mask must be a numeric or boolean array; got dtype {arr.dtype}.")
+            raise InputTypeError(f"mask must be a numeric or boolean array; got dtype {arr.dtype}.")
         arr = arr.astype(np.float64)
         if arr.ndim == 2:
             m = torch.from_numpy(arr)[None, None]
         elif arr.ndim == 3:
             m = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
         else:
-            raise ValueError(f"mask must be {expected}; got shape {arr.shape}.")
+            raise InputError(f"mask must be {expected}; got shape {arr.shape}.")
     ok_b = m.shape[0] in (1, B)
     ok_c = m.shape[1] in (1, C)
     if not (ok_b and ok_c and tuple(m.shape[-2:]) == (H, W)):
         shown = tuple(mask.shape) if hasattr(mask, "shape") else np.shape(mask)
-        raise ValueError(
+        raise InputError(
             f"mask must be {expected}; got shape {shown} for an image of {H}x{W} pixels with {C} channel(s). "
             "Resize or crop the mask to the image (1 = observed pixel, 0 = missing)."
         )
     if not torch.isfinite(m).all() or float(m.min()) < 0 or float(m.max()) > 1:
-        raise ValueError(
+        raise InputError(
             "mask values must be in [0, 1] (1 = observed, 0 = missing); "
             f"got values in [{float(m.min()):.4g}, {float(m.max()):.4g}]."
         )
     m = (m >= 0.5).float()
     if float(m.sum()) == 0:
-        raise ValueError("mask marks no pixel as observed (all zeros); 1 = observed, 0 = missing.")
+        raise InputError("mask marks no pixel as observed (all zeros); 1 = observed, 0 = missing.")
     return m
 
 
@@ -224,35 +226,35 @@ def kernel_to_tensor(
         try:
             k = np.array(kernel, dtype=np.float64, copy=True)
         except (TypeError, ValueError):
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} must be a 2-D array of numbers; got {type(kernel).__name__}."
             ) from None
     while k.ndim > 2 and k.shape[0] == 1:
         k = k[0]
     if k.ndim != 2 or min(k.shape) < 1:
-        raise ValueError(
+        raise InputError(
             f"{name} must be a 2-D array (kh, kw); got shape {np.shape(kernel)}. "
             "One kernel for all channels is supported."
         )
     if not np.isfinite(k).all():
-        raise ValueError(
+        raise InputError(
             f"{name} must contain finite values; got {int((~np.isfinite(k)).sum())} NaN/Inf entries. "
             "Check how the kernel was estimated or loaded."
         )
     if not allow_negative and (k < 0).any():
-        raise ValueError(
+        raise InputError(
             f"{name} entries must be >= 0 (a blur kernel is a distribution of light); got a minimum of "
             f"{k.min():.4g}. Clip it: numpy.clip(kernel, 0, None)."
         )
     total = float(k.sum())
     if not total > 1e-12:
-        raise ValueError(
+        raise InputError(
             f"{name} must have a positive sum (it is normalised to sum 1); got sum {total:.4g}. "
             "An all-zero kernel has no meaning."
         )
     H, W = image_hw
     if k.shape[0] > H or k.shape[1] > W:
-        raise ValueError(
+        raise InputError(
             f"{name} of size {k.shape[0]}x{k.shape[1]} is larger than the image ({H}x{W}); expected a kernel no "
             "larger than the image. Crop the kernel to its support or pass the full-size image."
         )
@@ -279,7 +281,7 @@ def to_numpy(x) -> np.ndarray:
     t = x.detach().to("cpu", copy=True).float()
     if t.ndim == 4:
         if t.shape[0] != 1:
-            raise ValueError(f"to_numpy expects a batch of one image; got shape {tuple(t.shape)}.")
+            raise InputError(f"to_numpy expects a batch of one image; got shape {tuple(t.shape)}.")
         t = t[0]
     return t.permute(1, 2, 0).numpy()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pnpleaves.errors import InputError
 from pnpleaves._png16 import encode_png16, read_png16_colour
 from pnpleaves.images import to_tensor
 
@@ -43,7 +44,7 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.nd
     import imageio.v3 as iio
 
     if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be None, 1 or 3; got {channels!r}.")
+        raise InputError(f"channels must be None, 1 or 3; got {channels!r}.")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
@@ -54,7 +55,7 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.nd
             # from bytes: imageio leaves files open when no plugin can read them
             arr = np.asarray(iio.imread(path.read_bytes(), extension=path.suffix.lower() or None))
     except Exception as exc:  # imageio raises many types
-        raise ValueError(f"could not read {str(path)!r} as an image ({exc}).") from None
+        raise InputError(f"could not read {str(path)!r} as an image ({exc}).") from None
     if arr.dtype == np.uint8:
         img = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
@@ -64,11 +65,11 @@ def read_image(path: str | os.PathLike, *, channels: int | None = None) -> np.nd
     elif np.issubdtype(arr.dtype, np.floating):
         img = arr.astype(np.float32)
     else:
-        raise ValueError(f"unsupported pixel type {arr.dtype} in {str(path)!r}; expected 8/16-bit or float.")
+        raise InputError(f"unsupported pixel type {arr.dtype} in {str(path)!r}; expected 8/16-bit or float.")
     if img.ndim == 2:
         img = img[..., None]
     if img.ndim != 3:
-        raise ValueError(f"expected a 2-D image in {str(path)!r}; got an array of shape {arr.shape}.")
+        raise InputError(f"expected a 2-D image in {str(path)!r}; got an array of shape {arr.shape}.")
     if img.shape[-1] in (2, 4):  # drop alpha
         img = img[..., :-1]
     if channels == 3 and img.shape[-1] == 1:
@@ -89,15 +90,15 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, bit_depth: int = 8,
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
     if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16; got {bit_depth}.")
+        raise InputError(f"bit_depth must be 8 or 16; got {bit_depth}.")
     suffix = path.suffix.lower()
     if bit_depth == 16 and suffix not in (".png", ".tif", ".tiff"):
-        raise ValueError(
+        raise InputError(
             f"bit_depth=16 needs a .png or .tif file; got {str(path)!r}. Change the suffix or use bit_depth=8."
         )
     arr = np.asarray(img, dtype=np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(f"img must contain finite values in [0, 1]; got NaN or inf in an array of shape {arr.shape}.")
+        raise InputError(f"img must contain finite values in [0, 1]; got NaN or inf in an array of shape {arr.shape}.")
     arr = np.clip(arr, 0.0, 1.0)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import torch
 from deepinv.models import Denoiser
 
+from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves._checks import check_number, check_size
 from pnpleaves.models.sigma import sigma_per_image
 
@@ -73,29 +74,29 @@ class GaussianFit:
     def __init__(self, mean: torch.Tensor, basis: torch.Tensor, spectrum: torch.Tensor):
         spectrum = torch.as_tensor(spectrum)
         if spectrum.ndim != 3:
-            raise ValueError(f"spectrum must be (C, H, W); got shape {tuple(spectrum.shape)}.")
+            raise InputError(f"spectrum must be (C, H, W); got shape {tuple(spectrum.shape)}.")
         c = spectrum.shape[0]
         basis = torch.as_tensor(basis, dtype=spectrum.dtype, device=spectrum.device)
         if basis.shape != (c, c):
-            raise ValueError(f"basis must be ({c}, {c}) for a spectrum with {c} channels; got {tuple(basis.shape)}.")
+            raise InputError(f"basis must be ({c}, {c}) for a spectrum with {c} channels; got {tuple(basis.shape)}.")
         eye = torch.eye(c, dtype=torch.float64, device=basis.device)
         gram = basis.double().T @ basis.double()
         if not torch.allclose(gram, eye, atol=1e-5):
-            raise ValueError(
+            raise InputError(
                 "basis must be orthonormal (basis.T @ basis = I); orthonormalise it, e.g. with torch.linalg.qr."
             )
         # remove rounding errors (e.g. after a float32 -> float64 cast): U (U^T U)^(-1/2)
         evals, evecs = torch.linalg.eigh(gram)
         basis = (basis.double() @ (evecs * evals.rsqrt()) @ evecs.T).to(spectrum.dtype)
         if bool((spectrum < 0).any()) or not bool(torch.isfinite(spectrum).all()):
-            raise ValueError("spectrum must hold finite variances >= 0.")
+            raise InputError("spectrum must hold finite variances >= 0.")
         mean = torch.as_tensor(mean, dtype=spectrum.dtype, device=spectrum.device)
         if mean.ndim == 0:
             mean = mean.expand(c)
         if mean.shape == (c,):
             mean = mean.reshape(c, 1, 1)
         if mean.ndim != 3 or mean.shape[0] != c or mean.shape[1:] not in ((1, 1), tuple(spectrum.shape[1:])):
-            raise ValueError(f"mean must be ({c},) or {tuple(spectrum.shape)}; got shape {tuple(mean.shape)}.")
+            raise InputError(f"mean must be ({c},) or {tuple(spectrum.shape)}; got shape {tuple(mean.shape)}.")
         self.mean = mean
         self.basis = basis
         self.spectrum = _symmetrise(spectrum)
@@ -112,9 +113,9 @@ class GaussianFit:
         """
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ValueError(f"images must be a (B, C, H, W) tensor; got {shape}.")
+            raise InputError(f"images must be a (B, C, H, W) tensor; got {shape}.")
         if images.shape[0] < 2:
-            raise ValueError(f"need at least 2 images to fit the variance of the image mean; got {images.shape[0]}.")
+            raise InputError(f"need at least 2 images to fit the variance of the image mean; got {images.shape[0]}.")
         x = images.detach().to(torch.float64)
         b, c, h, w = x.shape
         mean = x.mean(dim=(0, 2, 3))
@@ -208,7 +209,7 @@ class GaussianFit:
     def check_images(self, x: torch.Tensor, name: str = "x") -> None:
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != self.shape:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
+            raise InputError(
                 f"{name} must be (B, {', '.join(map(str, self.shape))}) to match this Gaussian model; got {got}. "
                 "Fit or build the model at the image size you use."
             )
@@ -237,7 +238,7 @@ class GaussianFit:
         """The covariance as a dense ``(d, d)`` float64 matrix, ``d = C*H*W`` (small images only)."""
         d = math.prod(self.shape)
         if d > 4096:
-            raise ValueError(f"dense_covariance is for small models (C*H*W <= 4096); this one has {d} entries.")
+            raise InputError(f"dense_covariance is for small models (C*H*W <= 4096); this one has {d} entries.")
         eye = torch.eye(d, dtype=torch.float64).reshape(d, *self.shape)
         return self.to(dtype=torch.float64).filter(eye, lambda p: p).reshape(d, d)
 
@@ -269,7 +270,7 @@ class GaussianDenoiser(Denoiser):
     def __init__(self, fit: GaussianFit, *, sigma_range: tuple[float, float] = (0.0, 1.0)):
         super().__init__()
         if not isinstance(fit, GaussianFit):
-            raise TypeError(f"fit must be a GaussianFit; got {type(fit).__name__}.")
+            raise InputTypeError(f"fit must be a GaussianFit; got {type(fit).__name__}.")
         self.register_buffer("_mean", fit.mean.clone())
         self.register_buffer("_basis", fit.basis.clone())
         self.register_buffer("_spectrum", fit.spectrum.clone())
@@ -284,7 +285,7 @@ class GaussianDenoiser(Denoiser):
     def _check(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:]) != tuple(self._spectrum.shape):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(
+            raise InputError(
                 f"x must be (B, {', '.join(map(str, self._spectrum.shape))}) to match this Gaussian prior; got {got}."
             )
 

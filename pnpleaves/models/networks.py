@@ -21,6 +21,7 @@ import torch
 from deepinv.models import Denoiser, DRUNet
 from torch import nn
 
+from pnpleaves.errors import InputError
 from pnpleaves.models.sigma import sigma_like
 
 __all__ = ["ARCHITECTURES", "DRUNetDenoiser", "DnCNN", "build_model", "count_parameters", "register_architecture"]
@@ -46,9 +47,9 @@ class DRUNetDenoiser(DRUNet):
     ):
         nc = [int(c) for c in nc]
         if len(nc) != 4 or any(c < 1 for c in nc):
-            raise ValueError(f"DRUNet nc must be 4 positive channel counts, e.g. [32, 64, 128, 256]; got {nc}.")
+            raise InputError(f"DRUNet nc must be 4 positive channel counts, e.g. [32, 64, 128, 256]; got {nc}.")
         if int(nb) < 1:
-            raise ValueError(f"DRUNet nb (residual blocks per level) must be >= 1; got {nb}.")
+            raise InputError(f"DRUNet nb (residual blocks per level) must be >= 1; got {nb}.")
         super().__init__(
             in_channels=in_channels,
             out_channels=out_channels,
@@ -91,9 +92,9 @@ class DnCNN(Denoiser):
     ):
         super().__init__()
         if int(depth) < 2:
-            raise ValueError(f"DnCNN depth must be >= 2 convolutions; got {depth}.")
+            raise InputError(f"DnCNN depth must be >= 2 convolutions; got {depth}.")
         if in_channels != out_channels:
-            raise ValueError(
+            raise InputError(
                 f"residual DnCNN needs in_channels == out_channels; got {in_channels} and {out_channels}."
             )
         self.noise_map = bool(noise_map)
@@ -133,14 +134,14 @@ ARCHITECTURES: dict[str, Callable[..., Denoiser]] = {
 def register_architecture(name: str, builder: Callable[..., Denoiser]) -> None:
     """Add ``builder`` (keyword-only constructor returning a Denoiser) under ``name``."""
     if name in ARCHITECTURES and ARCHITECTURES[name] is not builder:
-        raise ValueError(f"architecture {name!r} is already registered; pick another name.")
+        raise InputError(f"architecture {name!r} is already registered; pick another name.")
     ARCHITECTURES[name] = builder
 
 
 def build_model(arch: str, arch_kwargs: dict[str, Any] | None = None) -> Denoiser:
     """Build ``ARCHITECTURES[arch](**arch_kwargs)`` (random init, train mode), checking the arguments."""
     if arch not in ARCHITECTURES:
-        raise ValueError(
+        raise InputError(
             f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}. "
             "Register new ones with pnpleaves.models.register_architecture."
         )
@@ -150,7 +151,7 @@ def build_model(arch: str, arch_kwargs: dict[str, Any] | None = None) -> Denoise
     unknown = sorted(k for k in kwargs if k not in params)
     if unknown:
         allowed = ", ".join(k for k in params if k not in ("self", "device", "pretrained"))
-        raise ValueError(f"unknown argument(s) {unknown} for architecture {arch!r}; allowed: {allowed}.")
+        raise InputError(f"unknown argument(s) {unknown} for architecture {arch!r}; allowed: {allowed}.")
     return builder(**kwargs)
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from pnpleaves.errors import InputError, InputTypeError
+
 __all__ = ["sigma_like", "sigma_per_image"]
 
 
@@ -20,7 +22,7 @@ def sigma_like(sigma: Any, x: torch.Tensor) -> torch.Tensor:
         if s.numel() == 1:
             return s.expand(b)
         if s.numel() != b:
-            raise ValueError(
+            raise InputError(
                 f"sigma must be a float, a (B,) tensor with B = {b}, a (B,1,1,1) tensor or a (B,1,H,W) map; "
                 f"got a tensor of shape {tuple(sigma.shape)}. Give one noise level per image."
             )
@@ -31,7 +33,7 @@ def sigma_like(sigma: Any, x: torch.Tensor) -> torch.Tensor:
         return torch.full((b,), float(sigma), device=x.device, dtype=x.dtype)
     if hasattr(sigma, "__float__") and not isinstance(sigma, bool):  # numpy scalars
         return torch.full((b,), float(sigma), device=x.device, dtype=x.dtype)
-    raise TypeError(
+    raise InputTypeError(
         f"sigma must be a float or a torch tensor (one value per image); got {type(sigma).__name__}."
     )
 
@@ -47,11 +49,11 @@ def sigma_per_image(sigma: Any, x: torch.Tensor) -> torch.Tensor:
     elif isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
         s = torch.tensor([float(sigma)], device=x.device, dtype=x.dtype)
     else:
-        raise TypeError(f"sigma must be a float or a torch tensor (one value per image); got {type(sigma).__name__}.")
+        raise InputTypeError(f"sigma must be a float or a torch tensor (one value per image); got {type(sigma).__name__}.")
     if s.numel() == 1:
         s = s.expand(b)
     if s.numel() != b:
-        raise ValueError(
+        raise InputError(
             f"sigma must hold one value or one per image (B = {b}); got {s.numel()} values. "
             "Pass a float or a (B,) tensor."
         )

@@ -14,6 +14,7 @@ import deepinv as dinv
 import torch
 from deepinv.models import Denoiser
 
+from pnpleaves.errors import InputError
 from pnpleaves._checks import check_choice
 from pnpleaves.images import dihedral
 
@@ -57,7 +58,7 @@ class ChannelAdapter(Denoiser):
                 s = sigma.reshape(B, -1)[:, :1].repeat_interleave(C, dim=0).reshape(B * C)
             out = self.denoiser(x.reshape(B * C, 1, H, W), s)
             return out.reshape(B, C, H, W)
-        raise ValueError(
+        raise InputError(
             f"the prior expects {self.prior_channels}-channel images; got {C} channels. "
             "Pass a grey (1) or RGB (3) image."
         )

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from deepinv.models import Denoiser
 
+from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.models import build_model
 from pnpleaves.priors.files import (
     DEFAULT_SIGMA_RANGE,
@@ -88,7 +89,7 @@ def _build_and_load(arch: str, arch_kwargs: dict, state: dict[str, torch.Tensor]
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ValueError(
+        raise InputError(
             f"the weights in {source} do not fit {arch}({arch_kwargs}): {str(exc).splitlines()[0]}"
         ) from None
     model.eval()
@@ -116,7 +117,7 @@ def load_prior(
     """
     device = torch.device(device) if device is not None else torch.device("cpu")
     if not isinstance(name_or_path, (str, os.PathLike)):
-        raise TypeError(
+        raise InputTypeError(
             f"name_or_path must be a registered prior name or a path; got {type(name_or_path).__name__}."
         )
     entries = read_registry(registry)
@@ -126,7 +127,7 @@ def load_prior(
         path = find_weights_file(key, entry)
         digest = file_sha256(path)
         if digest != entry["sha256"]:
-            raise ValueError(
+            raise InputError(
                 f"sha256 of {str(path)!r} is {digest}, but the registry expects {entry['sha256']} for prior "
                 f"{key!r}: the file is corrupted or is another version. Replace it with the released file."
             )
@@ -151,7 +152,7 @@ def load_prior(
             raise FileNotFoundError(f"weights file {str(path)!r} does not exist.")
         state, info = read_checkpoint_file(path)
         if "arch" not in info:
-            raise ValueError(
+            raise InputError(
                 f"{str(path)!r} carries no architecture metadata (not written by pnpleaves); "
                 "register it with an arch and arch_kwargs, or export it with `pnpleaves export`."
             )
@@ -162,7 +163,7 @@ def load_prior(
         name = path.stem
     else:
         known = ", ".join(sorted(entries)) or "none registered yet"
-        raise ValueError(
+        raise InputError(
             f"unknown prior {key!r}; known priors: {known}. Pass a registered name or a path to a "
             ".safetensors file."
         )
@@ -201,8 +202,8 @@ def prior_sigma_range(prior: Any, *, registry: str | os.PathLike | None = None) 
         if path.is_file():
             return tuple(load_prior(path).sigma_range)
         known = ", ".join(sorted(entries)) or "none registered yet"
-        raise ValueError(f"unknown prior {key!r}; known priors: {known}.")
-    raise TypeError(
+        raise InputError(f"unknown prior {key!r}; known priors: {known}.")
+    raise InputTypeError(
         f"prior must be a registered name, a path or a torch Module; got {type(prior).__name__}."
     )
 
@@ -232,7 +233,7 @@ def resolve_prior(
     """
     if isinstance(prior, (str, os.PathLike)):
         if isinstance(prior, str) and not prior.strip():
-            raise ValueError("prior must be a registered name or a path; got an empty string. "
+            raise InputError("prior must be a registered name or a path; got an empty string. "
                              f"Registered priors: {', '.join(sorted(read_registry(registry))) or 'none'}.")
         den = load_prior(prior, device=device, registry=registry)
     elif isinstance(prior, torch.nn.Module):
@@ -242,7 +243,7 @@ def resolve_prior(
     elif callable(prior):
         den = CallableDenoiser(prior)
     else:
-        raise TypeError(
+        raise InputTypeError(
             "prior must be a registered name, a path to a weights file, a deepinv.models.Denoiser or a "
             f"callable D(x, sigma); got {type(prior).__name__}."
         )

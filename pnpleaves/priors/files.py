@@ -18,6 +18,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from pnpleaves.errors import InputError
+
 __all__ = [
     "DEFAULT_SIGMA_RANGE",
     "FORMAT_TAG",
@@ -49,7 +51,7 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
             meta = dict(f.metadata() or {})
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{str(path)!r} is not a readable safetensors file ({exc}).") from None
+        raise InputError(f"{str(path)!r} is not a readable safetensors file ({exc}).") from None
     return state, meta
 
 
@@ -58,7 +60,7 @@ def read_safetensors_metadata(path: Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             return dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{str(path)!r} is not a readable safetensors file ({exc}).") from None
+        raise InputError(f"{str(path)!r} is not a readable safetensors file ({exc}).") from None
 
 
 def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -127,14 +129,14 @@ def read_checkpoint_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str,
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for bad files
-            raise ValueError(f"{str(path)!r} is not a readable torch checkpoint ({exc}).") from None
+            raise InputError(f"{str(path)!r} is not a readable torch checkpoint ({exc}).") from None
         if isinstance(ckpt, dict) and "model" in ckpt and "arch" in ckpt:
             info = {"arch": ckpt["arch"], "arch_kwargs": dict(ckpt.get("arch_kwargs", {}))}
             if "sigma_range" in ckpt:
                 info["sigma_range"] = tuple(float(v) for v in ckpt["sigma_range"])
             return ckpt["model"], info
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is a torch file without 'model' and 'arch' entries; only checkpoints written by "
             "`pnpleaves train` (or .safetensors files) can be loaded by path."
         )
-    raise ValueError(f"expected a .safetensors or .pt file; got {str(path)!r}.")
+    raise InputError(f"expected a .safetensors or .pt file; got {str(path)!r}.")

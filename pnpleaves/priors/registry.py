@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pnpleaves.errors import InputError
 from pnpleaves.models import ARCHITECTURES, build_model, count_parameters
 
 __all__ = [
@@ -72,7 +73,7 @@ def read_registry(registry: str | os.PathLike | None = None) -> dict[str, dict[s
         try:
             data = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"registry {str(path)!r} is not valid TOML ({exc}).") from None
+            raise InputError(f"registry {str(path)!r} is not valid TOML ({exc}).") from None
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
