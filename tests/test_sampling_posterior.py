@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from pnpleaves.sampling import GaussianDenoiser, GaussianFit, sample_posterior
-from pnpleaves.sampling.posterior import _DataProjector, operator_norm_sq, pnp_ula_parameters
+from pnpleaves.sampling.posterior import DataProjector, operator_norm_sq, pnp_ula_parameters
 
 SHAPE = (3, 8, 8)
 D = 3 * 8 * 8
@@ -212,7 +212,7 @@ def test_data_projector(make):
     x, z = torch.randn(2, 1, *SHAPE, generator=g).double().float().unbind(0)
     y = physics.A(x)
     tau = 1e-3
-    proj = _DataProjector(physics, y, tau=tau)
+    proj = DataProjector(physics, y, tau=tau)
     assert proj.kind in ("svd", "circulant")
     px = proj.project(x)
     assert torch.allclose(proj.project(px), px, atol=1e-4)  # idempotent

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
+
+from pnpleaves.errors import UserError
+from pnpleaves.models.bm3d import bm3d_available
+from pnpleaves.priors import resolve_prior
+from pnpleaves.training.evaluate import evaluate_denoiser
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from pnpleaves.errors import UserError
-    from pnpleaves.models.bm3d import bm3d_available
-    from pnpleaves.training.evaluate import evaluate_denoiser
-
     for s in args.sigma:
         if not 0 <= s <= 255:
             raise UserError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {s}.")
@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     if args.csv is not None and Path(args.csv).exists():
         raise UserError(f"--csv {args.csv!r} already exists; choose a new file name (nothing was run).")
     use_bm3d = bm3d_available() if args.bm3d is None else args.bm3d
+    den, _ = resolve_prior(args.prior, args.device)
     result = evaluate_denoiser(
-        args.prior, args.testset, [s / 255.0 for s in args.sigma], seed=args.seed,
+        den, args.testset, [s / 255.0 for s in args.sigma], seed=args.seed,
         max_images=args.max_images, crop=args.crop, device=args.device, ssim=not args.no_ssim,
         bm3d=use_bm3d, progress=sys.stderr.isatty(),
     )

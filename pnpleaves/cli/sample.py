@@ -12,11 +12,14 @@ import math
 import time
 
 import numpy as np
+import torch
+
+from pnpleaves.errors import UserError
+from pnpleaves.io import write_image
+from pnpleaves.sampling import DEFAULT_STEPS, INITS, METHODS, sample_prior
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pnpleaves.sampling.prior_samplers import DEFAULT_STEPS, METHODS
-
     parser.add_argument("--prior", required=True, help="registered prior name (e.g. vl-drunet) or weights file")
     parser.add_argument("--n", type=int, default=8, help="number of samples (default 8)")
     parser.add_argument("--size", type=int, default=96, help="image side in pixels (default 96)")
@@ -25,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="denoiser calls per sample (default: "
                         + ", ".join(f"{k} {v}" for k, v in DEFAULT_STEPS.items()) + ")")
     parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--init", choices=("gaussian-fit", "white"), default="gaussian-fit",
+    parser.add_argument("--init", choices=INITS, default="gaussian-fit",
                         help="start: Gaussian fitted to the training data (default) or grey + white noise")
     parser.add_argument("--sigma-max", type=float, default=None,
                         help="top noise level on the [0, 1] scale (default: the top of the prior's trained range)")
@@ -50,12 +53,6 @@ def make_grid(x: np.ndarray, cols: int, pad: int = 2, value: float = 1.0) -> np.
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from pnpleaves.errors import UserError
-    from pnpleaves.io import write_image
-    from pnpleaves.sampling.prior_samplers import sample_prior
-
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
     if args.n < 1 or args.size < 1:

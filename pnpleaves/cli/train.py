@@ -1,8 +1,12 @@
-"""``pnpleaves train CONFIG [--resume] [--steps N]``: train a denoiser from a TOML config.
+"""``pnpleaves train CONFIG [--resume] [--steps N] [--dev DIR] ...``: train a denoiser from a TOML config.
 
-For several processes run the same module under torchrun::
+For several processes run the same command under torchrun (DistributedDataParallel)::
 
-    torchrun --nproc_per_node 4 -m pnpleaves.training.train CONFIG --resume
+    torchrun --nproc_per_node 4 -m pnpleaves.cli train CONFIG --resume
+
+The run folder gets a ``train.log`` (rank 0, appended across resumes) besides the files the trainer
+writes (:mod:`pnpleaves.training.loop`). The exit status is 0 when the run finished, and 128 + the
+signal number (130 for Ctrl-C, 143 for SIGTERM) when a signal stopped it after a checkpoint.
 """
 
 from __future__ import annotations
@@ -10,8 +14,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+
+from pnpleaves.errors import InputError
+from pnpleaves.training.config import DATA_ENV, TrainConfig
+from pnpleaves.training.loop import train
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,25 +29,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue from OUTPUT_DIR/checkpoint.pt (starts from scratch if there is none)")
     parser.add_argument("--steps", type=int, default=None, help="total number of steps (overrides train.steps)")
     parser.add_argument("--init-from", default=None, metavar="WEIGHTS",
-                        help="continue from exported weights (e.g. weights/vl-drunet.safetensors): same step "
+                        help="continue from exported weights (e.g. my-weights/my-drunet.safetensors): same step "
                              "counter, fresh optimizer with a warm-up; ignored if --resume finds a checkpoint")
     parser.add_argument("--widen", action="store_true",
                         help="with --init-from: the config's network may be wider (more channels) than the "
                              "weights; they are embedded so that training starts from the same function")
     parser.add_argument("--output-dir", default=None, help="run folder (overrides output_dir)")
+    parser.add_argument("--dev", default=None, metavar="DIR",
+                        help=f"folder of dev images (overrides dev.folder; a relative dev.folder is also looked "
+                             f"up under ${DATA_ENV}); without one the dev evaluation is skipped")
     parser.add_argument("--device", default=None, help="'auto', 'cpu' or 'cuda[:N]' (overrides train.device)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader worker processes (overrides data.workers)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (overrides train.threads; 0 = all)")
 
 
-def run(args: argparse.Namespace) -> int:
-    from pnpleaves.training.config import TrainConfig
-    from pnpleaves.training.train import train
+class RunFolderLog(logging.FileHandler):
+    """``train.log`` in the run folder: records logged before the trainer creates the folder are kept
+    and written once it exists, so a run that fails its checks leaves no folder behind."""
 
+    def __init__(self, path: Path):
+        super().__init__(path, encoding="utf-8", delay=True)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.pending: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.stream is None and not Path(self.baseFilename).parent.is_dir():
+            self.pending.append(record)
+            return
+        self._flush_pending()
+        super().emit(record)
+
+    def _flush_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for r in pending:
+            super().emit(r)
+
+    def close(self) -> None:
+        if Path(self.baseFilename).parent.is_dir():  # the run started: the file exists, even if empty
+            self._flush_pending()
+            if self.stream is None:
+                self.stream = self._open()
+        super().close()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 0:
+        raise InputError(f"--steps must be >= 0; got {args.steps}.")
+    if args.dev is not None and not Path(args.dev).is_dir():
+        raise FileNotFoundError(f"--dev {args.dev!r} is not a folder of images.")
     cfg = TrainConfig.from_toml(args.config)
     overrides = {}
     if args.output_dir:
         overrides["output_dir"] = args.output_dir
+    if args.dev is not None:
+        overrides["dev.folder"] = str(Path(args.dev).resolve())
     if args.device:
         overrides["train.device"] = args.device
     if args.workers is not None:
@@ -47,14 +91,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["train.threads"] = args.threads
     if overrides:
         cfg = cfg.override(**overrides)
-    if args.steps is not None and args.steps < 0:
-        raise ValueError(f"--steps must be >= 0; got {args.steps}.")
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     handler = None
     if int(os.environ.get("RANK", "0")) == 0:  # one log file per run, appended across resumes
-        handler = logging.FileHandler(out / "train.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler = RunFolderLog(out / "train.log")
         logging.getLogger("pnpleaves").addHandler(handler)
     try:
         result = train(cfg, resume=args.resume, steps=args.steps, progress=sys.stderr.isatty(),
@@ -67,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{cfg.name}: {state} step {result.step} ({result.wall_time_s:.0f} s in total); run folder {out}")
     if result.dev_psnr:
         print("dev PSNR: " + ", ".join(f"sigma {s * 255:g}: {v:.2f} dB" for s, v in result.dev_psnr.items()))
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 128 + int(result.stop_signal or signal.SIGINT)
+    return 0

@@ -42,17 +42,28 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from deepinv.physics import DecomposablePhysics
+from tqdm.auto import tqdm
 
-from .._checks import check_choice, check_number, check_range_pair
-from .init import draw_start
+from pnpleaves._checks import check_choice, check_number, check_range_pair
+from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.priors import resolve_prior
-
-from .prior_samplers import kadkhodaie, kadkhodaie_beta, module_device, sigma_bounds
-from .tweedie import denoise
+from pnpleaves.sampling.prior import kadkhodaie, kadkhodaie_beta, module_device, sigma_bounds
+from pnpleaves.sampling.start import draw_start
+from pnpleaves.sampling.tweedie import denoise
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["POSTERIOR_METHODS", "operator_norm_sq", "pnp_ula_parameters", "sample_posterior"]
+__all__ = [
+    "PNP_ULA_SIGMA",
+    "POSTERIOR_METHODS",
+    "DataProjector",
+    "kadkhodaie_posterior",
+    "operator_norm_sq",
+    "pnp_ula",
+    "pnp_ula_parameters",
+    "sample_posterior",
+]
 
 POSTERIOR_METHODS = ("pnp-ula", "kadkhodaie")
 _OPTIONS = {
@@ -109,12 +120,15 @@ def pnp_ula_parameters(
     return {"L_y": ly, "lambda": lam, "delta": delta, "eps": eps}
 
 
-class _DataProjector:
-    """``pinv(y) = A^+ y`` and ``project(x) = A^+ A x`` (orthogonal projector onto the row space of A)."""
+class DataProjector:
+    """``pinv(y) = A^+ y`` and ``project(x) = A^+ A x`` (orthogonal projector onto the row space of A).
+
+    :attr:`kind` says how: ``"svd"`` for a deepinv ``DecomposablePhysics`` (singular values below
+    ``tau`` times the largest dropped), ``"circulant"`` when :math:`AA^\\top` is a Fourier multiplier on
+    the measurement grid (same threshold), else ``"cg"`` (``problem.A_dagger``, conjugate gradient).
+    """
 
     def __init__(self, problem: Any, y: torch.Tensor, tau: float):
-        from deepinv.physics import DecomposablePhysics
-
         self.problem = problem
         self.kind = "cg"
         if isinstance(problem, DecomposablePhysics):
@@ -165,27 +179,27 @@ def _noise_sigma(problem: Any, sigma_noise: float | None) -> float:
     if sigma is None:
         if model is None or type(model).__name__ == "ZeroNoise":
             return 0.0
-        raise ValueError(
+        raise InputError(
             f"cannot read a Gaussian noise level from the problem's noise model ({type(model).__name__}); "
             "pass sigma_noise= (std on the [0, 1] scale)."
         )
     sigma = torch.as_tensor(sigma).detach().reshape(-1)
     if sigma.numel() > 1 and not bool((sigma == sigma[0]).all()):
-        raise ValueError("the problem's noise model holds several noise levels; pass one sigma_noise=.")
+        raise InputError("the problem's noise model holds several noise levels; pass one sigma_noise=.")
     return float(sigma[0])
 
 
 def _as_batch(y: Any) -> tuple[torch.Tensor, bool]:
     if not isinstance(y, torch.Tensor):
-        raise TypeError(
+        raise InputTypeError(
             f"y must be a torch tensor (C, H, W) or (1, C, H, W); got {type(y).__name__}. "
-            "Convert a NumPy image with pnpleaves.io.to_tensor."
+            "Convert a NumPy image with pnpleaves.images.to_tensor."
         )
     if y.ndim == 3:
         return y[None], True
     if y.ndim == 4 and y.shape[0] == 1:
         return y, False
-    raise ValueError(f"y must be (C, H, W) or (1, C, H, W): one observation; got shape {tuple(y.shape)}.")
+    raise InputError(f"y must be (C, H, W) or (1, C, H, W): one observation; got shape {tuple(y.shape)}.")
 
 
 class _Welford:
@@ -240,7 +254,7 @@ def pnp_ula(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """PnP-ULA chains (see module doc); returns ``(mean, std, samples)`` with a leading batch axis."""
     if sigma_noise <= 0:
-        raise ValueError(
+        raise InputError(
             "PnP-ULA needs noisy measurements (sigma_noise > 0): its likelihood is Gaussian. "
             "For noiseless problems use method='kadkhodaie', or pass a small sigma_noise=."
         )
@@ -276,7 +290,7 @@ def pnp_ula(
         x = problem.prox_l2(torch.full_like(x_like, 0.5), y, gamma=0.05 / sigma_noise**2)
     else:
         if not isinstance(x_init, torch.Tensor) or x_init.shape[-3:] != x_like.shape[-3:]:
-            raise ValueError(f"x_init must be an image shaped like A^T y, {tuple(x_like.shape[-3:])}.")
+            raise InputError(f"x_init must be an image shaped like A^T y, {tuple(x_like.shape[-3:])}.")
         x = x_init.to(x_like).reshape(-1, *x_like.shape[-3:])[:1]
     x = x.expand(n_chains, -1, -1, -1).clone()
     yb = y.expand(n_chains, *y.shape[1:])
@@ -287,11 +301,7 @@ def pnp_ula(
     stats, stored = _Welford(), []
     noise = math.sqrt(2.0 * delta)
     a_prior = alpha * delta / eps
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_iter, desc="PnP-ULA", leave=False)
+    bar = tqdm(total=n_iter, desc="PnP-ULA", leave=False) if progress else None
     for k in range(n_iter):
         grad_lik = problem.A_adjoint(problem.A(x) - yb) / sigma_noise**2
         d = denoise(denoiser, x, sigma_denoiser)
@@ -347,12 +357,12 @@ def kadkhodaie_posterior(
     tau = check_number(tau, "tau", low=0.0, high=1.0)
     s_max, s_min = sigma_bounds(card_range, sigma_max, sigma_min)
     if steps is not None and beta is not None:
-        raise ValueError("give either steps or beta for method 'kadkhodaie', not both (steps sets beta).")
+        raise InputError("give either steps or beta for method 'kadkhodaie', not both (steps sets beta).")
     if steps is not None:
         beta = kadkhodaie_beta(int(check_number(steps, "steps", low=1, integer=True)), h0=h0, ratio=s_min / s_max)
     elif beta is None:
         beta = 0.01
-    proj = _DataProjector(problem, y, tau)
+    proj = DataProjector(problem, y, tau)
     x_data = proj.pinv(y)  # A^+ y
     c, h, w = x_data.shape[-3:]
     start = draw_start(init, denoiser, n_samples, (h, w), c, s_max, generator, x_data.device, x_data.dtype)
@@ -418,7 +428,7 @@ def sample_posterior(
     check_choice(method, "method", POSTERIOR_METHODS)
     unknown = sorted(set(options) - set(_OPTIONS[method]))
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown} for method {method!r}; it accepts {list(_OPTIONS[method])}.")
+        raise InputTypeError(f"unknown option(s) {unknown} for method {method!r}; it accepts {list(_OPTIONS[method])}.")
     n_samples = int(check_number(n_samples, "n_samples", low=1, integer=True))
     seed = int(check_number(seed, "seed", low=0, integer=True))
     yb, squeeze = _as_batch(y)

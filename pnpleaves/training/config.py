@@ -16,6 +16,11 @@ A config file has a few top-level keys and one table per section::
 
 Unknown keys are errors. The resolved config (every default filled in) is saved as
 ``config.toml`` beside each checkpoint.
+
+Relative paths (``data.cache_dir``, ``dev.folder``) are looked up in the working directory, the config
+file's folder, the source checkout's root and the data folder ``$PNPLEAVES_DATA`` (the folder that holds
+``testsets/``), in this order: a config can name its dev set ``"testsets/Kodak24"`` and run on any
+machine that sets ``$PNPLEAVES_DATA``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from pnpleaves._checks import check_choice, check_number, check_range_pair
+from pnpleaves.errors import InputError
+from pnpleaves.models import ARCHITECTURES
 
 __all__ = [
     "DataConfig",
@@ -37,6 +44,7 @@ __all__ = [
     "ModelConfig",
     "NoiseConfig",
     "OptimConfig",
+    "DATA_ENV",
     "RunConfig",
     "TrainConfig",
     "dumps_toml",
@@ -44,6 +52,8 @@ __all__ = [
 ]
 
 DATA_SOURCES = ("generate", "cache", "random")
+#: environment variable naming the data folder (the one that holds ``testsets/``)
+DATA_ENV = "PNPLEAVES_DATA"
 LOSSES = ("l1", "l2")
 
 
@@ -138,11 +148,11 @@ class RunConfig:
 class DevConfig:
     """Dev set for evaluation during training: centre crops of a folder, fixed noise seed.
 
-    ``folder = ""`` disables evaluation; a relative folder is looked up from the working
-    directory, then from the config file's folder.
+    ``folder = ""`` (the default) trains without evaluation; a relative folder is looked up as the
+    module docstring says, ``$PNPLEAVES_DATA`` last (see :meth:`TrainConfig.dev_folder`).
     """
 
-    folder: str = "../shared/data/testsets/Kodak24"
+    folder: str = ""
     n_images: int = 24
     crop: int = 256
     sigmas: tuple[float, ...] = (15.0 / 255.0, 25.0 / 255.0, 50.0 / 255.0)
@@ -181,20 +191,20 @@ class TrainConfig:
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, base_dir: str = "") -> TrainConfig:
-        """Build from nested dicts (as parsed from TOML); unknown keys raise ValueError."""
+        """Build from nested dicts (as parsed from TOML); unknown keys raise InputError (a ValueError)."""
         data = dict(data)
         kwargs: dict[str, Any] = {"base_dir": base_dir}
         top = {f.name for f in dataclasses.fields(cls)} - set(_SECTIONS) - {"base_dir"}
         for key, value in data.items():
             if key in _SECTIONS:
                 if not isinstance(value, dict):
-                    raise ValueError(f"[{key}] must be a table of settings; got {value!r}.")
+                    raise InputError(f"[{key}] must be a table of settings; got {value!r}.")
                 kwargs[key] = _section(_SECTIONS[key], key, value)
             elif key in top:
                 kwargs[key] = value
             else:
                 allowed = ", ".join(sorted(top | set(_SECTIONS)))
-                raise ValueError(f"unknown config key {key!r}; allowed top-level keys: {allowed}.")
+                raise InputError(f"unknown config key {key!r}; allowed top-level keys: {allowed}.")
         return cls(**kwargs)
 
     @classmethod
@@ -207,7 +217,7 @@ class TrainConfig:
             try:
                 data = tomllib.load(f)
             except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"config {str(path)!r} is not valid TOML ({exc}).") from None
+                raise InputError(f"config {str(path)!r} is not valid TOML ({exc}).") from None
         cfg = cls.from_dict(data, base_dir=str(path.resolve().parent))
         if not cfg.output_dir:
             cfg = dataclasses.replace(cfg, output_dir=str(Path("runs") / cfg.name))
@@ -232,22 +242,48 @@ class TrainConfig:
             node = data
             for p in parts[:-1]:
                 if p not in node or not isinstance(node[p], dict):
-                    raise ValueError(f"unknown config section {p!r} in override {key!r}.")
+                    raise InputError(f"unknown config section {p!r} in override {key!r}.")
                 node = node[p]
             node[parts[-1]] = value
         return TrainConfig.from_dict(data, base_dir=self.base_dir)
 
     def resolve_path(self, value: str) -> Path:
-        """A path from the config: absolute, or existing relative to the working directory, else
-        relative to the config file's folder, else to the repository root (else returned as is)."""
+        """A path from the config: absolute, or the first that exists of ``value`` relative to the
+        working directory, the config file's folder, the source checkout's root and ``$PNPLEAVES_DATA``
+        (else ``value`` as is)."""
         p = Path(value).expanduser()
         if p.is_absolute() or p.exists():
             return p
-        bases = ([Path(self.base_dir)] if self.base_dir else []) + [Path(__file__).resolve().parents[2]]
-        for base in bases:
+        for base in self._search_bases():
             if (base / p).exists():
                 return base / p
         return p
+
+    def _search_bases(self) -> list[Path]:
+        bases = ([Path(self.base_dir)] if self.base_dir else []) + [Path(__file__).resolve().parents[2]]
+        data = os.environ.get(DATA_ENV)
+        return bases + ([Path(data).expanduser()] if data else [])
+
+    def dev_folder(self) -> Path | None:
+        """The dev set's folder, or ``None`` when the run has no dev evaluation.
+
+        ``None`` when ``dev.folder`` or ``dev.sigmas`` is empty, or when ``dev.folder`` is a relative path
+        found nowhere while ``$PNPLEAVES_DATA`` is unset (the data folder is not on this machine: the
+        caller logs that it skips the evaluation). A folder that should exist but does not (an absolute
+        path, or a relative one not under ``$PNPLEAVES_DATA`` either) raises FileNotFoundError.
+        """
+        if not self.dev.folder or not self.dev.sigmas:
+            return None
+        folder = self.resolve_path(self.dev.folder)
+        if folder.is_dir():
+            return folder
+        if not folder.is_absolute() and not os.environ.get(DATA_ENV):
+            return None
+        raise FileNotFoundError(
+            f"dev set folder {str(folder)!r} (dev.folder) does not exist; point it to a folder of test "
+            f"images (a relative path may lie under ${DATA_ENV}), or set dev.folder = \"\" to train without "
+            "evaluation."
+        )
 
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
@@ -259,7 +295,7 @@ def _section(cls: type, name: str, values: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in [{name}]; allowed: {', '.join(sorted(names))}.")
+        raise InputError(f"unknown key(s) {unknown} in [{name}]; allowed: {', '.join(sorted(names))}.")
     values = dict(values)
     for f in dataclasses.fields(cls):
         if f.name in values and isinstance(values[f.name], list) and "tuple" in str(f.type):
@@ -276,14 +312,12 @@ def _plain(value: Any) -> Any:
 
 
 def _validate(cfg: TrainConfig) -> None:
-    from pnpleaves.models import ARCHITECTURES
-
     check_number(cfg.seed, "seed", low=0, integer=True)
     if not isinstance(cfg.name, str) or not cfg.name:
-        raise ValueError(f"name must be a non-empty string; got {cfg.name!r}.")
+        raise InputError(f"name must be a non-empty string; got {cfg.name!r}.")
     check_choice(cfg.model.arch, "model.arch", sorted(ARCHITECTURES))
     if not isinstance(cfg.model.kwargs, dict):
-        raise ValueError(f"model.kwargs must be a table; got {cfg.model.kwargs!r}.")
+        raise InputError(f"model.kwargs must be a table; got {cfg.model.kwargs!r}.")
     d = cfg.data
     check_choice(d.source, "data.source", DATA_SOURCES)
     check_choice(d.generator, "data.generator", ("vl", "dl"))
@@ -293,12 +327,12 @@ def _validate(cfg: TrainConfig) -> None:
     check_number(d.batch_size, "data.batch_size", low=1, integer=True)
     check_number(d.workers, "data.workers", low=0, integer=True)
     if d.source == "generate" and d.image_size < d.patch_size:
-        raise ValueError(
+        raise InputError(
             f"data.image_size ({d.image_size}) must be >= data.patch_size ({d.patch_size}); "
             "patches are cropped from the generated images."
         )
     if d.source == "cache" and not d.cache_dir:
-        raise ValueError("data.source = 'cache' needs data.cache_dir (a folder written by `pnpleaves generate`).")
+        raise InputError("data.source = 'cache' needs data.cache_dir (a folder written by `pnpleaves generate`).")
     check_range_pair(cfg.noise.sigma_range, "noise.sigma_range", low=0.0)
     check_range_pair(cfg.noise.low_range, "noise.low_range", low=0.0)
     check_number(cfg.noise.low_fraction, "noise.low_fraction", low=0.0, high=1.0)
@@ -316,7 +350,7 @@ def _validate(cfg: TrainConfig) -> None:
         check_number(getattr(t, key), f"train.{key}", low=0, integer=True, hint="0 disables it.")
     check_number(t.threads, "train.threads", low=0, integer=True, hint="0 uses all cores.")
     if not (t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda")):
-        raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda[:N]'; got {t.device!r}.")
+        raise InputError(f"train.device must be 'auto', 'cpu' or 'cuda[:N]'; got {t.device!r}.")
     v = cfg.dev
     check_number(v.n_images, "dev.n_images", low=0, integer=True, hint="0 uses every image.")
     check_number(v.crop, "dev.crop", low=0, integer=True, hint="0 keeps whole images.")
@@ -347,7 +381,7 @@ def _toml_value(value: Any) -> str:
             return "{}"
         return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if value is None:
-        raise ValueError("TOML has no null value; drop the key or use a default.")
+        raise InputError("TOML has no null value; drop the key or use a default.")
     if hasattr(value, "item"):  # numpy / torch scalars
         return _toml_value(value.item())
     raise TypeError(f"cannot write a {type(value).__name__} to TOML.")

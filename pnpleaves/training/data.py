@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from pnpleaves._random import mix_seed
+from pnpleaves.errors import InputError
+from pnpleaves.generators import LeavesDataset
 from pnpleaves.images import dihedral
+from pnpleaves.io import list_images, read_image
 from pnpleaves.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -42,7 +46,7 @@ def augment_dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 def _crop_origin(h: int, w: int, size: int, g: torch.Generator, what: str = "training image") -> tuple[int, int]:
     """Top-left corner of a uniformly random ``size x size`` crop of an ``h x w`` image."""
     if h < size or w < size:
-        raise ValueError(
+        raise InputError(
             f"{what} ({h}x{w}) is smaller than the patch size {size}; lower data.patch_size or use larger images."
         )
     top = int(torch.randint(0, h - size + 1, (1,), generator=g))
@@ -63,8 +67,6 @@ class CacheImages:
     """
 
     def __init__(self, folder: str | Path, *, preload: bool = True):
-        from pnpleaves.io import list_images
-
         folder = Path(folder)
         manifest = folder / "manifest.jsonl"
         if manifest.is_file():
@@ -76,7 +78,7 @@ class CacheImages:
                     try:
                         files.append(folder / json.loads(line)["file"])
                     except (json.JSONDecodeError, KeyError):
-                        raise ValueError(
+                        raise InputError(
                             f"{str(manifest)!r} line {n} is not a JSON object with a 'file' key."
                         ) from None
             missing = [str(p) for p in files if not p.is_file()]
@@ -97,8 +99,6 @@ class CacheImages:
 
     @staticmethod
     def _read(path: Path) -> np.ndarray:
-        from pnpleaves.io import read_image
-
         img = read_image(path, channels=3)
         return np.round(img * 255.0).astype(np.uint8)
 
@@ -130,7 +130,7 @@ class NoisyPatchBatches(Dataset):
     def __init__(self, cfg: TrainConfig, length: int, *, rank: int = 0, world_size: int = 1):
         d = cfg.data
         if d.batch_size % world_size:
-            raise ValueError(
+            raise InputError(
                 f"data.batch_size ({d.batch_size}) must be divisible by the number of processes ({world_size})."
             )
         self.length = int(length)
@@ -199,14 +199,7 @@ class NoisyPatchBatches(Dataset):
         return {"clean": clean_t, "noisy": noisy, "sigma": sigma_t}
 
 
-def _leaves_dataset(cfg: TrainConfig) -> Any:
-    try:
-        from pnpleaves.generators import LeavesDataset
-    except ImportError as exc:  # the generators subpackage is optional at this stage
-        raise ValueError(
-            f"data.source = 'generate' needs pnpleaves.generators.LeavesDataset ({exc}); "
-            "use data.source = 'cache' or 'random'."
-        ) from None
+def _leaves_dataset(cfg: TrainConfig) -> LeavesDataset:
     d = cfg.data
     n = d.n_images if d.n_images else 2**62
     kwargs = dict(d.options)
@@ -216,8 +209,6 @@ def _leaves_dataset(cfg: TrainConfig) -> Any:
 
 
 def _worker_init(_: int) -> None:
-    import signal
-
     torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the main process (checkpoint)
 

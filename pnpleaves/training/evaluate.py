@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from pnpleaves import metrics
 from pnpleaves._checks import check_number
 from pnpleaves._random import mix_seed
-from pnpleaves import metrics
+from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.io import load_testset
 from pnpleaves.metrics import psnr
 from pnpleaves.models.bm3d import bm3d_available, bm3d_denoise
-from pnpleaves.io import load_testset
-from pnpleaves.priors import resolve_prior
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def evaluate_denoiser(
 ) -> EvalResult:
     """Denoise every image at every ``sigma`` (on the [0, 1] scale) and average PSNR / SSIM.
 
-    :param denoiser: a registered prior name, a path, or a deepinv Denoiser (see
-        :func:`pnpleaves.priors.resolve_prior`); its train/eval mode is restored afterwards.
+    :param denoiser: a denoiser module ``den(x, sigma)`` (a deepinv Denoiser; its train/eval mode is
+        restored afterwards) or a plain callable. For a registered prior or a weights file, pass
+        ``pnpleaves.load_prior(name_or_path)`` (the ``eval-denoiser`` command does).
     :param images: a folder, or a list of ``(1, C, H, W)`` tensors in [0, 1].
     :param bm3d: also run CBM3D (needs the optional ``bm3d`` package) as a baseline column.
     :returns: an :class:`EvalResult`; ``result.format()`` prints the table.
@@ -95,8 +97,8 @@ def evaluate_denoiser(
     sigmas = [check_number(s, "sigma", low=0.0, high=1.0, hint="Give sigma on the [0, 1] scale (25/255 = 0.098).")
               for s in sigmas]
     if not sigmas:
-        raise ValueError("give at least one sigma.")
-    den, _ = resolve_prior(denoiser, device=device)
+        raise InputError("give at least one sigma.")
+    den = _as_denoiser(denoiser, device)
     dev = torch.device(device) if device is not None else next(
         (p.device for p in den.parameters()), torch.device("cpu")
     )
@@ -106,15 +108,13 @@ def evaluate_denoiser(
         images = list(images)[: max_images or None]
         names = names or [f"image{k:03d}" for k in range(len(images))]
     if bm3d and not bm3d_available():
-        raise ValueError("bm3d=True needs the optional `bm3d` package: pip install bm3d.")
+        raise InputError("bm3d=True needs the optional `bm3d` package: pip install bm3d.")
     methods = ["denoiser"] + (["CBM3D"] if bm3d else [])
     result = EvalResult(sigmas=list(sigmas), methods=methods)
     was_training = den.training
     den.eval()
     iterator = list(enumerate(zip(names, images)))
     if progress:
-        from tqdm import tqdm
-
         iterator = tqdm(iterator, desc="eval", unit="img")
     try:
         for k, (name, x) in iterator:
@@ -141,6 +141,30 @@ def evaluate_denoiser(
                 "ssim": float(np.mean([r["ssim"] for r in sel])) if ssim else float("nan"),
             }
     return result
+
+
+class _Callable(torch.nn.Module):
+    """A plain function ``fn(x, sigma)`` as a module without parameters."""
+
+    def __init__(self, fn: Any):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor, sigma: Any) -> torch.Tensor:  # noqa: D102
+        return self.fn(x, sigma)
+
+
+def _as_denoiser(denoiser: Any, device: str | torch.device | None) -> torch.nn.Module:
+    if isinstance(denoiser, torch.nn.Module):
+        return denoiser.to(device) if device is not None else denoiser
+    if isinstance(denoiser, (str, os.PathLike)):
+        raise InputTypeError(
+            f"evaluate_denoiser takes a denoiser module; got the name or path {str(denoiser)!r}. Load it first: "
+            "evaluate_denoiser(pnpleaves.load_prior(name_or_path), ...)."
+        )
+    if callable(denoiser):
+        return _Callable(denoiser)
+    raise InputTypeError(f"denoiser must be a torch module or a callable D(x, sigma); got {type(denoiser).__name__}.")
 
 
 def _cbm3d(y: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -1,49 +1,41 @@
-"""Export a trained run into ``weights/<name>.safetensors`` (fp16) and a registry entry with its card.
+"""Export a trained run as a prior: fp16 weights ``<weights_dir>/<name>.safetensors`` and a registry
+entry with its training card.
 
 The card is filled from the checkpoint (config, steps, wall time, machine) and from a dev-set
-evaluation of the *exported* (fp16) weights, so the PSNR table is what users of the file get::
-
-    python -m pnpleaves.training.export runs/vl-drunet --name vl-drunet --update-registry
-
-prints the TOML block and, with ``--update-registry``, writes it into ``pnpleaves/weights.toml``.
+evaluation of the *exported* (fp16) weights, so the PSNR table is what users of the file get. The
+entry is written into a registry TOML only when one is given (``registry=``, CLI ``--registry PATH``);
+the exporter never writes into the installed package by itself. The command line is
+``pnpleaves export RUN_DIR --name NAME [--registry PATH --update-registry]`` (:mod:`pnpleaves.cli.export`).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
 import os
+import statistics
 import subprocess
-import sys
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from pnpleaves.priors import REGISTRY_PATH, file_sha256, load_prior, read_registry, weights_dirs, write_weights
+from pnpleaves.errors import InputError
+from pnpleaves.generators.config import config_to_dict, make_config
 from pnpleaves.models import build_model, count_parameters
+from pnpleaves.priors.files import file_sha256, write_weights
+from pnpleaves.training.checkpoint import model_from_weights, read_checkpoint
 from pnpleaves.training.config import TrainConfig, dumps_toml
+from pnpleaves.training.evaluate import evaluate_denoiser
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["build_card", "export_run", "time_denoiser", "update_registry"]
+__all__ = ["DEFAULT_SIGMAS", "build_card", "export_run", "time_denoiser", "update_registry"]
 
 DEFAULT_SIGMAS = (15.0 / 255.0, 25.0 / 255.0, 50.0 / 255.0)
-
-
-def _read_checkpoint(run: str | os.PathLike) -> tuple[dict[str, Any], Path]:
-    path = Path(run)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no training checkpoint at {str(path)!r}; pass a run folder or its checkpoint.pt.")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
-        raise ValueError(f"{str(path)!r} is not a checkpoint written by `pnpleaves train`.")
-    return ckpt, path
 
 
 def _git_commit() -> str | None:
@@ -74,11 +66,7 @@ def _manifest_config(cfg: TrainConfig) -> dict[str, Any] | None:
         return None
 
 
-def _generator_config(model: str, preset: str, options: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        from pnpleaves.generators.config import config_to_dict, make_config
-    except ImportError:
-        return None
+def _generator_config(model: str, preset: str, options: dict[str, Any]) -> dict[str, Any]:
     return config_to_dict(make_config(model, preset or None, **options))
 
 
@@ -140,15 +128,19 @@ def build_card(ckpt: dict[str, Any], metrics: dict[str, float], *, description: 
     return _drop_empty(card)
 
 
-def update_registry(name: str, entry: dict[str, Any], registry: str | os.PathLike | None = None, *,
+def update_registry(name: str, entry: dict[str, Any], registry: str | os.PathLike, *,
                     overwrite: bool = False) -> Path:
-    """Write (or replace, with ``overwrite``) the entry ``name`` of a registry TOML, keeping its header comments."""
-    path = Path(registry) if registry is not None else REGISTRY_PATH
+    """Write (or replace, with ``overwrite``) the entry ``name`` of the registry TOML ``registry``
+    (created if absent), keeping its header comments."""
+    path = Path(registry)
     header, entries = "", {}
     if path.is_file():
         text = path.read_text(encoding="utf-8")
         header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-        entries = read_registry(path)
+        try:
+            entries = {k: v for k, v in tomllib.loads(text).items() if isinstance(v, dict)}
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"registry {str(path)!r} is not valid TOML ({exc}).") from None
     if name in entries and not overwrite:
         raise FileExistsError(f"prior {name!r} is already registered in {str(path)!r}; pass --overwrite to replace it.")
     entries[name] = entry
@@ -162,9 +154,6 @@ def update_registry(name: str, entry: dict[str, Any], registry: str | os.PathLik
 
 def time_denoiser(den: torch.nn.Module, size: int = 512, repeats: int = 5, device: str | None = None) -> dict[str, Any]:
     """Median seconds to denoise one ``size x size`` colour image (after one warm-up call)."""
-    import statistics
-    import time
-
     x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device or "cpu")
     times = []
     with torch.no_grad():
@@ -181,7 +170,7 @@ def export_run(
     run: str | os.PathLike,
     name: str,
     *,
-    weights_dir: str | os.PathLike | None = None,
+    weights_dir: str | os.PathLike = "weights",
     registry: str | os.PathLike | None = None,
     update: bool = False,
     overwrite: bool = False,
@@ -196,20 +185,24 @@ def export_run(
     """Write ``<weights_dir>/<name>.safetensors`` from a run and build its registry entry.
 
     :param run: a training run folder (or its ``checkpoint.pt``).
-    :param weights_dir: destination (default: the repository's ``weights/``).
+    :param weights_dir: destination folder (default: ``weights`` in the working directory).
     :param dev_folder: folder(s) of images for the card's PSNR table (default: the run's
-        ``dev.folder``); whole images unless ``crop > 0``; ``max_images`` limits their number.
+        ``dev.folder``, found as :meth:`TrainConfig.dev_folder` finds it; none when it is not on this
+        machine); whole images unless ``crop > 0``; ``max_images`` limits their number.
         The card also records the measured time to denoise one 512x512 colour image.
-    :param update: also write the entry into the registry (``registry`` or the package's).
+    :param registry: the registry TOML that ``update`` writes the entry into (the package's own,
+        ``pnpleaves/priors/weights.toml``, only when it is given here).
+    :param update: also write the entry into ``registry``.
     :returns: ``(entry, toml_block)``.
     """
-    from pnpleaves.training.evaluate import evaluate_denoiser
-
     if not name or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
-        raise ValueError(f"name must use only letters, digits, '-' and '_' (e.g. 'vl-drunet'); got {name!r}.")
-    ckpt, ckpt_path = _read_checkpoint(run)
+        raise InputError(f"name must use only letters, digits, '-' and '_' (e.g. 'vl-drunet'); got {name!r}.")
+    if update and registry is None:
+        raise InputError("update=True needs registry=PATH, the registry TOML to write the entry into "
+                         "(CLI: --registry PATH).")
+    ckpt, _ = read_checkpoint(run)
     cfg = TrainConfig.from_dict(ckpt["config"])
-    out_dir = Path(weights_dir) if weights_dir is not None else weights_dirs()[-1]
+    out_dir = Path(weights_dir)
     target = out_dir / f"{name}.safetensors"
     if target.exists() and not overwrite:
         raise FileExistsError(f"{str(target)!r} already exists; pass --overwrite to replace it.")
@@ -227,10 +220,15 @@ def export_run(
 
         metrics: dict[str, float] = {}
         if dev_folder is None:
-            folders = [cfg.resolve_path(cfg.dev.folder)] if cfg.dev.folder else []
+            run_dev = cfg.dev_folder()
+            folders = [run_dev] if run_dev is not None else []
+            if cfg.dev.folder and run_dev is None:
+                logger.warning("the run's dev set %r is not on this machine: the card gets no PSNR table "
+                               "(pass dev_folder, CLI --dev-folder)", cfg.dev.folder)
         else:
             folders = [Path(f) for f in (dev_folder if isinstance(dev_folder, (list, tuple)) else [dev_folder])]
-        den = load_prior(staged, device=device)  # the exported fp16 weights, as users get them
+        den, _ = model_from_weights(staged)  # the exported fp16 weights, as users get them
+        den = den.to(device) if device is not None else den
         for folder in folders:
             res = evaluate_denoiser(den, folder, list(dev_sigmas), seed=cfg.dev.seed, max_images=max_images, crop=crop,
                                     device=device, ssim=True)
@@ -262,36 +260,3 @@ def export_run(
         logger.info("registry %s updated with %r", path, name)
     return entry, block
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pnpleaves.training.export", description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="training run folder (or its checkpoint.pt)")
-    parser.add_argument("--name", required=True, help="prior name, e.g. vl-drunet")
-    parser.add_argument("--weights-dir", default=None, help="destination folder (default: the repository's weights/)")
-    parser.add_argument("--registry", default=None, help="registry TOML (default: pnpleaves/weights.toml)")
-    parser.add_argument("--update-registry", action="store_true", help="write the entry into the registry")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file / entry")
-    parser.add_argument("--dev-folder", action="append", default=None,
-                        help="images for the PSNR table; repeat for several sets (default: the run's dev.folder)")
-    parser.add_argument("--max-images", type=int, default=None, help="first N dev images only")
-    parser.add_argument("--crop", type=int, default=0, help="centre-crop dev images (0: whole images)")
-    parser.add_argument("--fp32", action="store_true", help="store float32 instead of float16")
-    parser.add_argument("--description", default="", help="one line for the card")
-    parser.add_argument("--device", default=None, help="device for the dev evaluation (cpu / cuda)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        _, block = export_run(
-            args.run, args.name, weights_dir=args.weights_dir, registry=args.registry, update=args.update_registry,
-            overwrite=args.overwrite, dev_folder=args.dev_folder, max_images=args.max_images, crop=args.crop,
-            dtype=torch.float32 if args.fp32 else torch.float16, description=args.description, device=args.device,
-        )
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"export: error: {exc}", file=sys.stderr)
-        return 2
-    print(block)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -23,22 +23,25 @@ DnCNN. :func:`widen_into` checks the claim numerically and refuses otherwise.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 
 import torch
 from torch import nn
+
+from pnpleaves.errors import InputError
 
 __all__ = ["widen_into"]
 
 
 def _embed(new: torch.Tensor, old: torch.Tensor, in_axis: int, out_axis: int, name: str) -> None:
     if new.ndim != old.ndim or any(n < o for n, o in zip(new.shape, old.shape)):
-        raise ValueError(
+        raise InputError(
             f"cannot widen {name!r}: the narrow tensor has shape {tuple(old.shape)} and the wide one "
             f"{tuple(new.shape)}; every dimension of the wide network must be at least the narrow one's."
         )
     if any(n != o for i, (n, o) in enumerate(zip(new.shape, old.shape)) if i not in (in_axis, out_axis)):
-        raise ValueError(
+        raise InputError(
             f"cannot widen {name!r}: kernel sizes differ ({tuple(old.shape)} -> {tuple(new.shape)}); only "
             "channel counts may grow."
         )
@@ -59,14 +62,15 @@ def widen_into(wide: nn.Module, narrow_state: Mapping[str, torch.Tensor], *,
     ``wide`` in place, so that ``wide`` computes the same function; returns ``wide``.
 
     ``check_input`` (default: a random 1x(C)x32x32 batch) is passed through both networks to verify
-    that the output is unchanged within ``atol``; a :class:`ValueError` is raised otherwise (a
-    network that mixes channels other than by convolution cannot be widened this way).
+    that the output is unchanged within ``atol``; an :class:`~pnpleaves.errors.InputError` (a
+    ``ValueError``) is raised otherwise (a network that mixes channels other than by convolution cannot
+    be widened this way).
     """
     state = {k: v.detach().float() for k, v in narrow_state.items()}
     wide_state = wide.state_dict()
     if set(state) != set(wide_state):
         missing, extra = sorted(set(wide_state) - set(state)), sorted(set(state) - set(wide_state))
-        raise ValueError(
+        raise InputError(
             "the narrow and wide networks do not have the same layers "
             f"(missing from the narrow weights: {missing[:4]}, unexpected: {extra[:4]}); widening needs the "
             "same architecture and depth, with only the channel counts grown."
@@ -85,7 +89,7 @@ def widen_into(wide: nn.Module, narrow_state: Mapping[str, torch.Tensor], *,
         elif new.shape == old.shape:
             new.copy_(old)
         else:
-            raise ValueError(
+            raise InputError(
                 f"cannot widen {key!r} ({type(module).__name__}): only convolutions may change size "
                 f"({tuple(old.shape)} -> {tuple(new.shape)})."
             )
@@ -106,7 +110,7 @@ def widen_into(wide: nn.Module, narrow_state: Mapping[str, torch.Tensor], *,
         wide.train(was_training)
     err = float((a - b).abs().max())
     if not err <= atol:
-        raise ValueError(
+        raise InputError(
             f"widening changed the network's output by up to {err:.3g} (allowed {atol:g}): this architecture "
             "mixes channels other than by convolutions, so it cannot be widened by zero-coupling."
         )
@@ -122,8 +126,6 @@ def _forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _narrow_copy(wide: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
     """A copy of ``wide`` with every convolution cut back to the narrow shapes and ``state`` loaded."""
-    import copy
-
     narrow = copy.deepcopy(wide)
     modules = dict(narrow.named_modules())
     for key, old in state.items():

@@ -3,7 +3,7 @@
 A denoiser trained up to :math:`\\sigma_{max} \\approx 0.2` cannot randomise the coarse Fourier modes
 whose variance exceeds :math:`\\sigma_{max}^2` (84 % of the signal energy of dead leaves at 64²), so a
 start at ``0.5 + sigma_max * z`` gives low-contrast, mean-grey samples whatever the step count. The
-fix (``notes/samplers.md`` §7) is to start from :math:`\\mathcal N(\\mu, \\Sigma + \\sigma_{max}^2 I)`, where
+fix is to start from :math:`\\mathcal N(\\mu, \\Sigma + \\sigma_{max}^2 I)`, where
 :math:`(\\mu, \\Sigma)` is a stationary Gaussian fitted to the training images: that is
 :math:`p_{\\sigma_{max}}` to second order.
 
@@ -24,8 +24,11 @@ import json
 import logging
 from typing import Any
 
+import numpy as np
 import torch
 
+from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.generators import dead_leaves, make_config, vibrant_leaves
 from pnpleaves.models.gaussian import GaussianFit
 
 logger = logging.getLogger(__name__)
@@ -55,11 +58,6 @@ def _card_generator(card: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | N
 
 @functools.lru_cache(maxsize=8)
 def _fit_generator_cached(model: str, preset: str, options_json: str, h: int, w: int, n: int) -> GaussianFit:
-    import numpy as np
-
-    from pnpleaves.generators import dead_leaves, vibrant_leaves
-    from pnpleaves.generators.config import make_config
-
     config = make_config(model, preset or None, **json.loads(options_json))
     draw = dead_leaves if model == "dl" else vibrant_leaves
     imgs = [np.asarray(draw((h, w), seed=i, config=config), dtype=np.float32) for i in range(n)]
@@ -92,7 +90,7 @@ def resolve_fit(denoiser: torch.nn.Module, size: tuple[int, int], channels: int)
     fit = getattr(denoiser, "gaussian_fit", None)
     if isinstance(fit, GaussianFit):
         if fit.shape != (channels, *size):
-            raise ValueError(
+            raise InputError(
                 f"the denoiser's Gaussian model has shape {fit.shape}, but samples of shape {(channels, *size)} "
                 "were asked for; sample at the model's size."
             )
@@ -124,7 +122,7 @@ def draw_start(
     """
     if isinstance(init, str):
         if init not in INITS:
-            raise ValueError(
+            raise InputError(
                 f"init must be one of {', '.join(map(repr, INITS))}, a GaussianFit or a (B, C, H, W) tensor of images "
                 f"to fit; got {init!r}."
             )
@@ -137,11 +135,11 @@ def draw_start(
     elif isinstance(init, torch.Tensor):
         fit = GaussianFit.from_images(init)
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"init must be 'gaussian-fit', 'white', a GaussianFit or a tensor of images; got {type(init).__name__}."
         )
     if fit.shape != (channels, *size):
-        raise ValueError(
+        raise InputError(
             f"the Gaussian start has shape {fit.shape}, but samples of shape {(channels, *size)} were asked for; "
             "fit it at the sampled size and channel count."
         )

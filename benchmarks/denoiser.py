@@ -1,4 +1,4 @@
-"""``pnpleaves bench denoiser``: denoising time of DRUNets and training throughput.
+"""Denoising time of DRUNets and training throughput: ``python benchmarks/denoiser.py [options]``.
 
 1. Seconds to denoise one colour image (default 512x512) with DRUNets of a few widths / depths, with
    1 and 2 CPU threads (median of ``--repeats`` runs after one warm-up; random weights: the cost does
@@ -8,18 +8,34 @@
    bottleneck when its batches/s is well above the training steps/s. ``--train-threads 1 2`` and
    ``--train-variants plain channels_last compile`` time the compute set-ups side by side (two
    1-thread runs side by side deliver twice the 1-thread rate when the cores are independent).
+
+Prints tables (never a unit test); run from a source checkout after ``pip install -e .``. The latest
+tables are in ``benchmarks/README.md`` and ``docs/results.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+from pnpleaves.errors import UserError
+from pnpleaves.generators import LeavesDataset
+from pnpleaves.io import write_image
+from pnpleaves.models import build_model, count_parameters
+from pnpleaves.training.config import TrainConfig
+from pnpleaves.training.data import make_loader
+from pnpleaves.training.loop import train
+
+#: the config timed by default (the shipped prior's)
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "pnpleaves" / "configs" / "vl-drunet.toml"
 
 DEFAULT_NETS = ("8,16,32,64:1", "16,32,64,128:1", "32,64,128,256:2", "64,128,256,512:4")
 VARIANTS = {  # each variant sets both switches, whatever the config says
@@ -29,13 +45,15 @@ VARIANTS = {  # each variant sets both switches, whatever the config says
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python benchmarks/denoiser.py", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512, help="image side for the denoising time (default 512)")
     parser.add_argument("--nets", nargs="+", default=list(DEFAULT_NETS),
                         help="DRUNet widths:depth, e.g. 32,64,128,256:2 (default: four sizes)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per cell (default 3)")
-    parser.add_argument("--config", default=None, help="training config (default pnpleaves/configs/vl-drunet.toml)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help="training config (default pnpleaves/configs/vl-drunet.toml)")
     parser.add_argument("--cache", default=None,
                         help="cache folder of training images (default: a temporary one generated with LeavesDataset)")
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps per data source (default 10)")
@@ -46,9 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default plain)")
     parser.add_argument("--skip-denoise", action="store_true", help="only the training part")
     parser.add_argument("--skip-train", action="store_true", help="only the denoising part")
+    return parser
 
 
-def _parse_net(spec: str) -> tuple[list[int], int]:
+def parse_net(spec: str) -> tuple[list[int], int]:
+    """``"32,64,128,256:2"`` -> ``([32, 64, 128, 256], 2)`` (DRUNet widths and depth)."""
     try:
         widths, depth = spec.split(":")
         nc = [int(v) for v in widths.split(",")]
@@ -61,8 +81,6 @@ def _parse_net(spec: str) -> tuple[list[int], int]:
 
 def time_denoiser(nc: list[int], nb: int, size: int, threads: int, repeats: int) -> float:
     """Median seconds of one eval-mode DRUNet forward on a ``(1, 3, size, size)`` image."""
-    from pnpleaves.models import build_model
-
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -82,11 +100,8 @@ def time_denoiser(nc: list[int], nb: int, size: int, threads: int, repeats: int)
         torch.set_num_threads(old)
 
 
-def _make_cache(folder: Path, cfg, n: int) -> None:
+def make_cache(folder: Path, cfg: TrainConfig, n: int) -> None:
     """A small cache like ``pnpleaves generate`` writes (PNGs + manifest.jsonl)."""
-    from pnpleaves.generators import LeavesDataset
-    from pnpleaves.io import write_image
-
     size = max(cfg.data.patch_size, 128)
     kwargs = dict(cfg.data.options)
     if cfg.data.preset:
@@ -100,12 +115,8 @@ def _make_cache(folder: Path, cfg, n: int) -> None:
             f.write(json.dumps({"file": name, "seed": i, "config": {}}) + "\n")
 
 
-def _train_rate(cfg, steps: int, out: Path) -> float:
+def train_rate(cfg: TrainConfig, steps: int, out: Path) -> float:
     """Steady-state training steps/s (second half of a 2 x steps run, from its log)."""
-    import csv
-
-    from pnpleaves.training.train import train
-
     cfg = cfg.override(**{"output_dir": str(out), "train.steps": 2 * steps, "train.log_every": steps,
                           "train.checkpoint_every": 0, "train.eval_every": 0, "dev.folder": ""})
     train(cfg)
@@ -114,9 +125,8 @@ def _train_rate(cfg, steps: int, out: Path) -> float:
     return float(rows[-1]["steps_per_s"])
 
 
-def _data_rate(cfg, batches: int) -> float:
-    from pnpleaves.training.data import make_loader
-
+def data_rate(cfg: TrainConfig, batches: int) -> float:
+    """Batches/s of the data path alone (after the first batch)."""
     loader = make_loader(cfg, 0, batches + 1)
     it = iter(loader)
     next(it)
@@ -126,12 +136,14 @@ def _data_rate(cfg, batches: int) -> float:
     return batches / (time.perf_counter() - t)
 
 
-def run(args: argparse.Namespace) -> int:
-    from pnpleaves.models import build_model, count_parameters
-    from pnpleaves.training.config import TrainConfig
-
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if not args.skip_denoise:
-        nets = [_parse_net(s) for s in args.nets]
+        try:
+            nets = [parse_net(s) for s in args.nets]
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"DRUNet, one {args.size}x{args.size} colour image, eval mode, median of {args.repeats} (seconds)")
         head = ["nc", "nb", "params"] + [f"{t} thread{'s' if t > 1 else ''}" for t in args.threads]
         rows = [head]
@@ -142,25 +154,23 @@ def run(args: argparse.Namespace) -> int:
                 row.append(f"{time_denoiser(nc, nb, args.size, t, args.repeats):.3f}")
             rows.append(row)
             print("  " + "  ".join(row), flush=True)
-        _print_table(rows)
+        print_table(rows)
 
     if not args.skip_train:
-        path = Path(args.config) if args.config else Path(__file__).resolve().parents[1] / "configs" / "vl-drunet.toml"
-        cfg = TrainConfig.from_toml(path).override(**{"train.device": "cpu", "data.workers": 0})
+        try:
+            cfg = TrainConfig.from_toml(args.config).override(**{"train.device": "cpu", "data.workers": 0})
+        except (UserError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         with tempfile.TemporaryDirectory(prefix="pnpleaves-bench-") as tmp:
             tmp = Path(tmp)
             cache = Path(args.cache) if args.cache else tmp / "cache"
             if not args.cache:
-                try:
-                    _make_cache(cache, cfg, n=max(4, cfg.data.batch_size))
-                except ImportError as exc:
-                    print(f"(no cache: {exc}; pass --cache DIR written by `pnpleaves generate`)")
-                    cache = None
+                make_cache(cache, cfg, n=max(4, cfg.data.batch_size))
             sources = [(f"random tensors, {v}", cfg.override(**{"data.source": "random", **VARIANTS[v]}))
                        for v in args.train_variants]
-            if cache is not None:
-                sources.append((f"cached images ({cache}), config's set-up", cfg.override(**{"data.source": "cache",
-                                                                            "data.cache_dir": str(cache)})))
+            sources.append((f"cached images ({cache}), config's set-up",
+                            cfg.override(**{"data.source": "cache", "data.cache_dir": str(cache)})))
             print(f"\nTraining {cfg.name}: {cfg.model.arch} {cfg.model.kwargs}, batch {cfg.data.batch_size} of "
                   f"{cfg.data.patch_size}x{cfg.data.patch_size}, CPU")
             rows = [["data", "threads", "train steps/s", "data-only batches/s"]]
@@ -170,18 +180,23 @@ def run(args: argparse.Namespace) -> int:
                     torch.set_num_threads(threads)
                     for k, (label, c) in enumerate(sources):
                         c = c.override(**{"train.threads": threads})
-                        rate = _train_rate(c, args.train_steps, tmp / f"run{threads}-{k}")
-                        data = _data_rate(c, max(5, args.train_steps))
+                        rate = train_rate(c, args.train_steps, tmp / f"run{threads}-{k}")
+                        data = data_rate(c, max(5, args.train_steps))
                         rows.append([label, str(threads), f"{rate:.3f}", f"{data:.1f}"])
                         print("  " + "  ".join(rows[-1]), flush=True)
             finally:
                 torch.set_num_threads(old)
-            _print_table(rows)
+            print_table(rows)
     return 0
 
 
-def _print_table(rows: list[list[str]]) -> None:
+def print_table(rows: list[list[str]]) -> None:
+    """Print rows of strings as right-aligned columns."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print()
     for r in rows:
         print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,15 +10,16 @@ difference of two points:
 with :math:`t_i` the run's cumulative wall time (``wall_time_s``, which continues across resumes)
 and :math:`p_i` the dev PSNR at one noise level.
 
-Usage::
+Usage (from a source checkout; this script is not part of the installed package)::
 
-    python -m pnpleaves.training.progress runs/vl-drunet --sigma 25 --since-step 52036
+    python research/dev_rate.py runs/vl-drunet --sigma 25 --since-step 52036
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def dev_rate(points: list[tuple[int, float, float]], *, since_step: int | None =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m pnpleaves.training.progress", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python research/dev_rate.py", description=__doc__.splitlines()[0])
     ap.add_argument("run", help="run folder (or its log.csv)")
     ap.add_argument("--sigma", type=float, default=25, help="dev noise level on the 0-255 scale (default 25)")
     ap.add_argument("--since-step", type=int, default=None, help="window: evaluations from this step on")
@@ -103,5 +104,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,52 +1,62 @@
-"""``pnpleaves bench sample``: speed of the samplers (prints a table; never a unit test).
+"""Speed of the samplers: ``python benchmarks/sample.py [--prior NAME] ...`` (prints a table; never a
+unit test).
 
 Figures: wall seconds for one unconditional 64x64 and one 256x256 sample with the default method
 (VE ancestral, 100 steps + final denoise, fitted-Gaussian start included), denoiser milliseconds per
 call, and PnP-ULA seconds per iteration (9x9 box blur, sigma_y = 1/255) at 64x64 and 256x256. Without
 ``--prior`` the denoiser is a randomly initialised DRUNet nc=[32, 64, 128, 256], nb=2 (4.3 M
-parameters, the size of the shipped priors): the cost does not depend on the weights.
+parameters): the cost does not depend on the weights. Run from a source checkout after
+``pip install -e .``; the latest table is in ``docs/results.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
+import deepinv as dinv
+import torch
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+from pnpleaves.errors import UserError
+from pnpleaves.models import build_model, count_parameters
+from pnpleaves.priors import resolve_prior
+from pnpleaves.sampling import DEFAULT_STEPS, METHODS, sample_posterior, sample_prior
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python benchmarks/sample.py", description=__doc__.splitlines()[0])
     parser.add_argument("--prior", default=None, help="prior name or weights file (default: random-init DRUNet)")
-    parser.add_argument("--method", default="ancestral", help="unconditional method (default ancestral)")
+    parser.add_argument("--method", default="ancestral", choices=sorted(METHODS),
+                        help="unconditional method (default ancestral)")
     parser.add_argument("--steps", type=int, default=None, help="steps (default: the method's default)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs at 64x64 (median; default 3)")
     parser.add_argument("--ula-iters", type=int, default=20, help="PnP-ULA iterations timed (default 20)")
     parser.add_argument("--skip-256", action="store_true", help="skip the 256x256 figures")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    return parser
 
 
-def _denoiser(prior):
+def make_denoiser(prior: str | None) -> tuple[torch.nn.Module, str]:
+    """The denoiser to time and its label: ``prior`` loaded, or a random-init DRUNet of the shipped size."""
     if prior is not None:
-        from pnpleaves.priors import resolve_prior
-
         return resolve_prior(prior, None)[0], str(prior)
-    from pnpleaves.models import build_model, count_parameters
-
     den = build_model("drunet", {"in_channels": 3, "out_channels": 3, "nc": [32, 64, 128, 256], "nb": 2}).eval()
     for p in den.parameters():
         p.requires_grad_(False)
     return den, f"random-init DRUNet nc=[32,64,128,256] nb=2 ({count_parameters(den) / 1e6:.2f} M)"
 
 
-def run(args: argparse.Namespace) -> int:
-    import deepinv as dinv
-    import torch
-
-    from .posterior import sample_posterior
-    from .prior_samplers import DEFAULT_STEPS, sample_prior
-
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(max(1, args.threads))
-    den, label = _denoiser(args.prior)
+    try:
+        den, label = make_denoiser(args.prior)
+    except (UserError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     steps = args.steps or DEFAULT_STEPS.get(args.method, 100)
     print(f"# sampling benchmark: {label}; {torch.get_num_threads()} torch thread(s)")
     rows = []
@@ -91,3 +101,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value, target in rows:
         print(f"{name:<{w}}  {value:>10}  {target:>8}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,7 +19,7 @@ import torch
 from deepinv.models import Denoiser, DRUNet
 
 from pnpleaves.sampling import GaussianDenoiser, GaussianFit, sample_prior
-from pnpleaves.sampling.prior_samplers import geometric_sigmas, kadkhodaie_beta
+from pnpleaves.sampling.prior import geometric_sigmas, kadkhodaie_beta
 
 S_MAX, S_MIN = 0.2, 0.01
 N = 2000
@@ -200,7 +200,7 @@ class _MixtureDenoiser(Denoiser):
 
 
 def test_mixture_mode_weights_need_the_fitted_start():
-    # Non-Gaussian check (notes/samplers.md §6): modes 3.4 apart (>> sigma_max = 0.2), weights 0.8 / 0.2.
+    # Non-Gaussian check: modes 3.4 apart (>> sigma_max = 0.2), weights 0.8 / 0.2.
     # From a Gaussian fitted to prior samples the chains land in the heavy mode with probability 0.8
     # (binomial tolerance, plus 0.02 for the discretisation); from grey + white noise they cannot cross
     # between modes and nearly all end in the mode nearest the start.
