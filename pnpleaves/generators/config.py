@@ -197,6 +197,9 @@ DL_0_1: dict[str, Any] = {"r_min": 10.0, "r_max": 500.0, "color_source": "skimag
 PRESETS: dict[str, dict[str, Any]] = {
     "vl": {},
     "vl-r2": {"r_min": 2.0, "flat_below": 20.0, "photos_per_image": 3},
+    #: vl-r2 with twice the depth-of-field blur and kernels sized to it (closest to the dev photographs
+    #: on most statistics of docs/training.md)
+    "vl-r2-dof": {"r_min": 2.0, "flat_below": 20.0, "photos_per_image": 3, "blur_scale": 10.0, "blur_truncate": 0.0},
     "vl-r5": {"r_min": 5.0, "flat_below": 10.0, "photos_per_image": 3},
     "vl-r10": {"r_min": 10.0, "flat_below": 20.0, "photos_per_image": 3},
     "vl-r2-synthetic": {"r_min": 2.0, "flat_below": 20.0, "color": "synthetic"},

@@ -39,6 +39,8 @@ import numpy as np
 def grey255(img: np.ndarray) -> np.ndarray:
     q = np.round(np.clip(img, 0, 1) * 255) if img.dtype != np.uint8 else img
     q = q.astype(np.float64)
+    if q.ndim == 3 and q.shape[2] == 1:
+        q = q[..., 0]
     return q @ np.array([0.299, 0.587, 0.114]) if q.ndim == 3 else q
 
 
