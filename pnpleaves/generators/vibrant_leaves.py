@@ -31,7 +31,8 @@ from .shapes import ShapeBank, make_shape_bank
 from .textures import N_PATCH_LEVELS, TextureContext, field_side, gradient_map, grid_map, periodic_map, perspective
 
 TEXTURE_KINDS = ("flat", "gradient", "periodic", "micro", "mix")
-N_COLORS = 4  # colours drawn per leaf: its own, and up to three more for its texture
+N_COLORS = 4  # colours drawn per leaf ("two-color" micro model): its own, and up to three more for its texture
+N_COLORS_PATCH = 2  # with the "patch" micro model: its own and one more (micro-textures bring their own)
 
 
 def _resolve_flat(label: np.ndarray, palette: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +112,7 @@ class _Plane:
     def arrays(self):
         if not self.cx:  # nothing to draw: the plane is hidden everywhere
             z = np.zeros(0)
-            return z, z, z, z, np.zeros((0, N_COLORS, 3), np.float32)
+            return z, z, z, z, np.zeros((0, 2, 3), np.float32)
         return tuple(np.concatenate(a) for a in (self.cx, self.cy, self.r, self.rn, self.base))
 
 
@@ -164,7 +165,8 @@ class _Renderer:
             plane.cy.append(cy)
             plane.r.append(r)
             plane.rn.append(rn)
-            plane.base.append(rgb_to_lab(self.colors.sample(N_COLORS * m)).reshape(m, N_COLORS, 3))
+            k = N_COLORS if cfg.micro_model == "two-color" else N_COLORS_PATCH
+            plane.base.append(rgb_to_lab(self.colors.sample(k * m)).reshape(m, k, 3))
 
             def inside(k, dx, dy):
                 ck, sk = cos[k], sin[k]
@@ -228,7 +230,7 @@ class _Renderer:
 
     def _texture(self, rng, x, y, cx, cy, radius, colors) -> np.ndarray:
         """CIELAB colours of one leaf at leaf-centred coordinates ``(x, y)``; ``colors`` holds the
-        leaf's own colour and three more of the colour law."""
+        leaf's own colour and one (patch model) or three more of the colour law."""
         cfg, tex = self.cfg, self.tex
         kind = self._texture_kind(rng)
         self.stats[kind] += 1
@@ -256,9 +258,9 @@ class _Renderer:
         if kind == "periodic":
             return base + m * (other - base)
         ends = []
-        for c, c2 in ((base, colors[2]), (other, colors[3])):
+        for c, j in ((base, 2), (other, 3)):
             if cfg.micro_textures and rng.random() >= 0.1:
-                ends.append(self._patch_micro(rng, x, y, radius) if patch else self._micro(rng, x + cx, y + cy, c, c2))
+                ends.append(self._patch_micro(rng, x, y, radius) if patch else self._micro(rng, x + cx, y + cy, c, colors[j]))
             else:
                 ends.append(c)
         return ends[0] + m * (ends[1] - ends[0])
