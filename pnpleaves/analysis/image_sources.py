@@ -16,10 +16,11 @@ from typing import Any, Union
 import numpy as np
 
 from pnpleaves._checks import check_number
+from pnpleaves.images import to_bchw
 from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.io import list_images, read_image
 
-__all__ = ["ImageSource", "as_grey", "count_images", "iter_grey_images"]
+__all__ = ["ImageSource", "as_grey", "colour_images", "count_images", "iter_grey_images", "tiles"]
 
 _LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -107,3 +108,71 @@ def as_grey(img: Any, index: int = 0) -> np.ndarray:
             "Rescale it or clip it with np.clip(img, 0, 1)."
         )
     return arr
+
+
+def colour_images(images: ImageSource, *, max_images: int | None = None, crop: int = 0) -> list[np.ndarray]:
+    """The images of a source as a list of float32 ``(H, W, C)`` arrays in [0, 1] (``C`` = 1 or 3).
+
+    Accepts what :func:`iter_grey_images` accepts, plus torch ``(C, H, W)`` / ``(B, C, H, W)``
+    tensors; grey ``(H, W)`` images become ``(H, W, 1)``. ``crop > 0`` keeps the centre
+    ``crop x crop`` of each image (smaller images are kept whole). The denoiser analyses
+    (:mod:`~pnpleaves.analysis.jacobian`, :mod:`~pnpleaves.analysis.invariance`) read their images here.
+    """
+    crop = check_number(crop, "crop", low=0, integer=True)
+    if max_images is not None:
+        max_images = check_number(max_images, "max_images", low=1, integer=True)
+    if isinstance(images, (str, os.PathLike)):
+        files = list_images(images)[:max_images]
+        source: list[Any] = [read_image(f) for f in files]
+    elif isinstance(images, np.ndarray):
+        source = list(images) if images.ndim == 4 else [images]
+    elif hasattr(images, "ndim") and hasattr(images, "detach"):  # a torch tensor
+        t = images.detach().cpu().float()
+        t = t[None] if t.ndim == 3 else t
+        if t.ndim != 4:
+            raise InputError(f"a tensor of images must be (C, H, W) or (B, C, H, W); got shape {tuple(images.shape)}.")
+        source = [im.permute(1, 2, 0).numpy() for im in t]
+    elif isinstance(images, Iterable):
+        source = list(images)
+    else:
+        raise InputTypeError(
+            f"images must be a folder path, a NumPy array, a tensor or a list of arrays; got {type(images).__name__}."
+        )
+    out = []
+    for i, img in enumerate(source[:max_images]):
+        if hasattr(img, "detach"):
+            img = img.detach().cpu()
+            img = img[0] if img.ndim == 4 else img
+            img = img.permute(1, 2, 0).numpy()
+        arr = np.asarray(img)
+        if arr.ndim == 3 and arr.shape[-1] not in (1, 3):
+            raise InputError(f"image {i} must have shape (H, W), (H, W, 1) or (H, W, 3); got {arr.shape}.")
+        t, _ = to_bchw(arr, f"image {i}")
+        arr = t[0].permute(1, 2, 0).numpy()
+        if crop:
+            h, w = arr.shape[:2]
+            ch, cw = min(crop, h), min(crop, w)
+            top, left = (h - ch) // 2, (w - cw) // 2
+            arr = arr[top : top + ch, left : left + cw]
+        out.append(np.ascontiguousarray(arr, dtype=np.float32))
+    if not out:
+        raise InputError("images is empty; expected at least one image.")
+    return out
+
+
+def tiles(images: list[np.ndarray], size: int, max_tiles: int | None = None) -> list[np.ndarray]:
+    """Non-overlapping ``size x size`` tiles of ``(H, W[, C])`` images (row by row, image by image),
+    at most ``max_tiles``, taken evenly from the whole list when there are more."""
+    size = check_number(size, "size", low=2, integer=True)
+    out = []
+    for img in images:
+        h, w = img.shape[:2]
+        for top in range(0, h - size + 1, size):
+            for left in range(0, w - size + 1, size):
+                out.append(np.ascontiguousarray(img[top : top + size, left : left + size]))
+    if not out:
+        raise InputError(f"no image is at least {size}x{size}; use a smaller tile size.")
+    if max_tiles is not None and len(out) > max_tiles:
+        pick = np.linspace(0, len(out) - 1, int(max_tiles)).round().astype(int)
+        out = [out[i] for i in pick]
+    return out
