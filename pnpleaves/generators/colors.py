@@ -2,12 +2,15 @@
 
 - ``uniform``: i.i.d. uniform in the RGB cube (saturated, rainbow-like).
 - ``natural``: colours drawn from the colour histogram of natural photographs. The default source is
-  the colour photographs that ship inside scikit-image (no network). One photograph is chosen per
-  image, as the reference generator does, so each image has a coherent palette.
+  the 8 colour photographs that ship inside scikit-image (no network). Each image draws
+  ``photos_per_image`` of them (1: one coherent palette, as the reference generator does) and each
+  colour comes from one of those.
 - ``synthetic``: a parametric law that needs no photograph at generation time: a Gaussian mixture on
   the chromaticity plane (a*, b*) of CIELAB and, given the mixture component, a Gamma law of the
   lightness L*/100. Its parameters (:data:`SYNTHETIC_COLOR_MODEL`) were fitted once by
-  :func:`fit_synthetic_color_model` on the scikit-image photographs.
+  :func:`fit_synthetic_color_model` on scikit-image photographs. Micro-textures take the colour
+  mean and covariance of a local patch: from the photographs for the natural law, from a
+  parametric patch law (:data:`SYNTHETIC_PATCH_MODEL`) for the synthetic one.
 
 All two-colour mixing in the generators is done in CIELAB (D65), as in Achddou et al.,
 "VibrantLeaves: a principled parametric image generator for training deep restoration models",
@@ -17,7 +20,6 @@ arXiv:2504.10201 (2025).
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +149,9 @@ def _sample_natural(rng: np.random.Generator, n: int, source: str | None, photo:
 # --------------------------------------------------------------------------------------------
 # parametric (synthetic) colour law: GMM on (a*, b*) + Gamma law of L*/100 per component
 # --------------------------------------------------------------------------------------------
-#: Fitted by ``python -m pnpleaves.generators.colors`` (= ``fit_synthetic_color_model()``, seed 0) on the
-#: scikit-image photographs (8 components).
+#: Fitted by ``python research/fit_color_law.py`` (=
+#: ``fit_synthetic_color_model(source="skimage-classic")``, seed 0) on the five classic scikit-image
+#: photographs (8 components).
 #: Each row: weight, mean_a, mean_b, cov_aa, cov_ab, cov_bb, gamma_shape, gamma_scale (of L*/100).
 SYNTHETIC_COLOR_MODEL = np.array(
     [
@@ -304,7 +307,8 @@ def _chol(cov: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 #: Gaussian law of the features of a 50x50 CIELAB patch: log std of L*, a*, b*, then the Fisher z
 #: of the correlations (L, a), (L, b), (a, b): mean vector (first row) and covariance (next six rows).
-#: Fitted by :func:`fit_patch_law` (seed 0, 4000 patches) on the scikit-image colour photographs. The
+#: Fitted by :func:`fit_patch_law` (seed 0, 4000 patches; ``python research/fit_color_law.py``) on the
+#: 8 scikit-image colour photographs. The
 #: patch mean is a colour of the synthetic law.
 SYNTHETIC_PATCH_MODEL = np.array(
     [
@@ -344,9 +348,11 @@ def fit_patch_law(source: str | None = None, *, n_patches: int = 4000, patch_siz
     return np.vstack([f.mean(0), np.cov(f.T)])
 
 
+_PATCH_CHOL = np.linalg.cholesky(SYNTHETIC_PATCH_MODEL[1:])
+
+
 def _sample_synthetic_patch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    table = SYNTHETIC_PATCH_MODEL
-    f = rng.multivariate_normal(table[0], table[1:], method="cholesky")
+    f = SYNTHETIC_PATCH_MODEL[0] + _PATCH_CHOL @ rng.standard_normal(6)
     sd = np.exp(f[:3])
     r = np.tanh(f[3:])
     corr = np.array([[1.0, r[0], r[1]], [r[0], 1.0, r[2]], [r[1], r[2], 1.0]])
@@ -356,13 +362,3 @@ def _sample_synthetic_patch(rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     corr /= np.outer(d, d)
     mean = rgb_to_lab(_sample_synthetic(rng, 1))[0].astype(np.float64)
     return mean, _chol(corr * np.outer(sd, sd))
-
-
-def _main() -> None:  # pragma: no cover - maintenance entry point
-    np.set_printoptions(precision=5, suppress=True, linewidth=150)
-    table = fit_synthetic_color_model()
-    print(repr(table))
-
-
-if __name__ == "__main__" and not os.environ.get("PNPLEAVES_NO_MAIN"):  # pragma: no cover
-    _main()

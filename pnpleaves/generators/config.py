@@ -80,10 +80,13 @@ class VibrantLeavesConfig:
     Geometry: free-form leaves (alpha-shapes of random points in a disk, optionally smoothed and
     thresholded), regular-ish polygons and disks, with radii ``p(r) ∝ r^-alpha``; occlusion front to
     back until covered. Texture of each *visible* leaf: flat (small leaves), linear colour gradient,
-    pseudo-periodic (sinusoid sharpened by a sigmoid, one or two stacked directions, random varying
-    periods, warped by a smooth random displacement, perspective-mapped), random-phase micro-texture
-    with an isotropic power-law spectrum, or a mix of both. Depth of field: blurred background, sharp
+    pseudo-periodic (sinusoid cut at a plateau and shaped by a sigmoid, one or two stacked directions,
+    warped by a smooth random displacement, perspective-mapped), random-phase micro-texture with
+    the colour statistics of a local patch of the colour source and an anisotropic power-law
+    spectrum, or a mix of both (sinusoid or grid map). Depth of field: blurred background, sharp
     middle plane, blurred foreground. Anti-aliasing: geometry supersampled ``supersample``² times.
+    The defaults are the data recipe ``vl-r2`` (docs/training.md); ``preset="pnpleaves-0.1"`` gives
+    the images of pnpleaves 0.1.
 
     Switches used by the paper's ablations: ``depth`` (depth of field and perspective),
     ``micro_textures``, ``periodic_textures`` (both off: flat colours and gradients only).

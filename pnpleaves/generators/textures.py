@@ -8,12 +8,15 @@ Every texture is a function of pixel coordinates, so only visible pixels are eve
   varies along the wave (oscillations of random periods stacked end to end); two directions may be
   multiplied (a stacked, grid-like pattern). The coordinates may be warped by a smooth random
   displacement field ("atmospheric distortion") and mapped by a homography (perspective).
-- **Micro-textures**: random-phase textures with an isotropic power-law amplitude spectrum
-  ``|F(f)| ∝ |f|^-s`` (Galerne, Gousseau & Morel, "Random phase textures", IEEE TIP 2011), coloured
-  between two colours of the colour law. Each image computes one stationary Gaussian field per
-  slope level (one FFT of white noise, one inverse FFT per level used); a leaf reads its field at
-  a random offset, through its own perspective map.
-- **Mixes**: a pseudo-periodic map that interpolates between two micro-textures or flat colours.
+- **Micro-textures**: random-phase textures (Galerne, Gousseau & Morel, "Random phase textures",
+  IEEE TIP 2011). ``"patch"`` model (default, the reference generator's): amplitude spectrum
+  ``1 / (|fx|^s + |fy|^s)``, three channels mixed to the CIELAB mean and covariance of a random
+  local patch of the colour source; the field has the leaf's size (so the texture has the patch's
+  contrast at the scale of the leaf) and is shared by the leaves of an image with the same size and
+  slope level, each reading it at its own offset. ``"two-color"`` model (pnpleaves 0.1): one
+  isotropic ``|f|^-s`` field of the image's size per slope level, between two colours.
+- **Mixes**: a pseudo-periodic (or, with probability ``p_grid``, grid) map that interpolates between
+  two micro-textures or flat colours.
 - **Gradients**: a linear colour ramp at a random angle, sharpened by a logistic of random steepness.
 
 All two-colour interpolation is done in CIELAB.
