@@ -1,4 +1,4 @@
-"""CLI: pnpleaves deblur / super-resolve / inpaint / denoise."""
+"""pnpleaves.cli.restore: pnpleaves deblur / super-resolve / inpaint / denoise."""
 
 import sys
 
@@ -6,21 +6,14 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import scipy.io as sio
-import torch
 
 from pnpleaves.cli import main
+from test_restoration_benchmark import tiny_prior_file
 
 
 @pytest.fixture(scope="module")
 def prior_file(tmp_path_factory):
-    from pnpleaves.priors import write_weights
-    from pnpleaves.models import build_model
-
-    kwargs = {"in_channels": 3, "out_channels": 3, "nc": [8, 16, 32, 64], "nb": 1}
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = build_model("drunet", kwargs)
-    return str(write_weights(tmp_path_factory.mktemp("w") / "tiny.safetensors", model, "drunet", kwargs))
+    return tiny_prior_file(tmp_path_factory.mktemp("w"))
 
 
 @pytest.fixture
@@ -136,34 +129,3 @@ def test_help_says_sigma_is_on_the_255_scale(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _run(monkeypatch, "denoise", "--help")
     assert "0-255 scale" in capsys.readouterr().out
-
-
-def test_bench_bm3d_without_the_package_fails_at_once(tmp_path, monkeypatch, capsys):
-    from pnpleaves.models import bm3d
-
-    monkeypatch.setattr(bm3d, "bm3d_available", lambda: False)
-    rc = main(["bench", "restore", "--bm3d", "--data", str(tmp_path), "--csv", str(tmp_path / "b.csv")])
-    err = capsys.readouterr().err
-    assert rc == 2 and "--bm3d needs the optional 'bm3d' package" in err and "pip install bm3d" in err
-    assert not (tmp_path / "b.csv").exists()
-
-
-def test_bench_target_checks_on_known_rows():
-    from pnpleaves.restoration.bench import check_targets
-
-    def row(problem, setting, method, psnr, image="a"):
-        return dict(problem=problem, setting=setting, image=image, method=method, psnr=psnr, ssim=0.5, seconds=1.0)
-
-    rows = [row("sr", "x4 Set5", "vl-drunet/hqs", 29.0), row("sr", "x4 Set5", "vl-drunet/dpir", 29.1),
-            row("sr", "x4 Set5", "dl-drunet/hqs", 28.0), row("sr", "x4 Set5", "tv", 27.4),
-            row("sr", "x4 Set5", "bicubic", 26.0), row("sr", "x4 Set5", "cbm3d/hqs", float("nan")),
-            row("deblur", "noise 2.55", "vl-drunet/admm", 30.0), row("deblur", "noise 2.55", "wiener", 28.6),
-            row("deblur", "noise 2.55", "dl-drunet/admm", 30.5)]
-    lines = check_targets(rows, ["vl-drunet", "dl-drunet"], timing=12.0)
-    assert "[MISS] vl-drunet HQS vs DPIR, sr x4 Set5: -0.10 dB (target >= -0.05)" in lines
-    assert "[ok] vl-drunet vs best classical, sr x4 Set5: +1.60 dB (target >= +1.5)" in lines
-    assert any(line.startswith("[WARN] cbm3d/hqs gave non-finite PSNR in sr x4 Set5") for line in lines)
-    assert "[MISS] vl-drunet vs best classical, deblur noise 2.55: +1.40 dB (target >= +1.5)" in lines
-    assert "[ok] vl-drunet >= dl-drunet, sr x4 Set5: +1.00 dB" in lines
-    assert "[MISS] vl-drunet >= dl-drunet, deblur noise 2.55: -0.50 dB" in lines
-    assert "[MISS] 512x512 colour deblur, default settings: 12.0 s (target <= 10)" in lines

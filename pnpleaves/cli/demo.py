@@ -2,13 +2,14 @@
 
 ``run_demo(out_dir)`` takes scikit-image's ``astronaut`` photograph (512x512 RGB, shipped with
 scikit-image), blurs it with Levin et al.'s camera-shake kernel 2 (17x17) using reflecting borders,
-adds Gaussian noise of std 2.55/255, restores it with :func:`pnpleaves.pnp_deblur` (noise level
-estimated, default settings) and with :func:`pnpleaves.restoration.baselines.wiener_deblur`, and
-writes a side-by-side PNG with the PSNRs in the titles. It uses ``vl-drunet`` when it is registered,
-otherwise the best registered prior (and says so); with no prior registered it shows the Wiener
-result only and explains how to get a prior.
+adds Gaussian noise of std 2.55/255 (:func:`pnpleaves.restoration.degrade_blur`), restores it with
+:func:`pnpleaves.pnp_deblur` (noise level estimated, default settings) and with
+:func:`pnpleaves.restoration.wiener_deblur`, and writes a side-by-side PNG with the PSNRs in the
+titles. It uses ``vl-drunet`` when it is registered, otherwise the best registered prior (and says
+so); with no prior registered it shows the Wiener result only and explains how to get a prior.
 
-Run it as ``pnpleaves demo`` or ``python -m pnpleaves.cli.demo``.
+Run it as ``pnpleaves demo`` or ``python -m pnpleaves.cli.demo``. ``demos/demo_deblur.py`` walks
+through the same steps, one public call at a time.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from skimage import data
+
+from pnpleaves.metrics import psnr
+from pnpleaves.priors import list_priors
+from pnpleaves.restoration import degrade_blur, estimate_sigma, levin_kernel, pnp_deblur, wiener_deblur
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +36,18 @@ NOISE = 2.55 / 255
 KERNEL = 2
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
-
-
 def best_prior() -> tuple[str | None, str]:
     """The prior the demo uses and a sentence saying why.
 
     ``vl-drunet`` if registered; else the registered prior with the highest mean PSNR in its card's
     ``metrics``; else None.
     """
-    from pnpleaves.priors import list_priors
-
     cards = list_priors()
     if PREFERRED in cards:
         return PREFERRED, f"using prior {PREFERRED!r}"
     if not cards:
         return None, (
-            "no trained prior is registered yet (pnpleaves/weights.toml is empty), so only the Wiener baseline "
+            "no trained prior is registered yet (the weights registry is empty), so only the Wiener baseline "
             "is shown; train one with `pnpleaves train CONFIG` and register it, then run the demo again"
         )
 
@@ -69,17 +70,10 @@ def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None
     :param seed: seed of the noise.
     :returns: dict with ``path``, ``prior``, ``psnr`` (per image) , ``sigma_estimated`` and ``seconds``.
     """
-    import matplotlib
+    import matplotlib  # optional heavy dependency: imported when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from scipy import ndimage
-    from skimage import data
-
-    from pnpleaves.restoration.api import pnp_deblur
-    from pnpleaves.restoration.baselines import wiener_deblur
-    from pnpleaves.restoration.kernels import levin_kernel
-    from pnpleaves.restoration.noise import estimate_sigma
 
     sharp = data.astronaut().astype(np.float64) / 255.0
     if size is not None:
@@ -87,27 +81,25 @@ def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None
         top, left = (h - size) // 2, (w - size) // 2
         sharp = sharp[top : top + size, left : left + size]
     k = levin_kernel(KERNEL)
-    rng = np.random.default_rng(seed)
-    blurred = np.stack([ndimage.convolve(sharp[..., c], k, mode="reflect") for c in range(3)], -1)
-    observed = np.clip(blurred + NOISE * rng.standard_normal(sharp.shape), 0, 1).astype(np.float32)
+    observed = degrade_blur(sharp, k, NOISE, seed, mode="reflect", clip=True)  # float32, clipped to [0, 1]
 
     name, why = (prior, f"using the prior given: {prior!r}") if prior is not None else best_prior()
     logger.debug("%s", why)  # the CLI prints it; logging it at INFO showed it twice
     results: dict[str, Any] = {"prior": name, "why": why, "psnr": {}, "seconds": {}}
-    results["psnr"]["blurred"] = _psnr(observed, sharp)
+    results["psnr"]["blurred"] = psnr(observed, sharp)
     sigma_hat = estimate_sigma(observed)
     results["sigma_estimated"] = sigma_hat
     t0 = time.perf_counter()
     wiener = wiener_deblur(observed, k, sigma=sigma_hat)
     results["seconds"]["wiener"] = time.perf_counter() - t0
-    results["psnr"]["wiener"] = _psnr(wiener, sharp)
+    results["psnr"]["wiener"] = psnr(wiener, sharp)
     panels = [("sharp", sharp), (f"blurred + noise\n{results['psnr']['blurred']:.2f} dB", observed),
               (f"Wiener\n{results['psnr']['wiener']:.2f} dB", wiener)]
     if name is not None:
         t0 = time.perf_counter()
-        restored = pnp_deblur(observed, k, name)  # the user's first line: noise level estimated
+        restored = pnp_deblur(observed, k, prior=name)  # the user's first line: noise level estimated
         results["seconds"]["pnp"] = time.perf_counter() - t0
-        results["psnr"]["pnp"] = _psnr(restored, sharp)
+        results["psnr"]["pnp"] = psnr(restored, sharp)
         label = name if isinstance(name, str) else type(name).__name__
         panels.append((f"PnP-HQS, {label}\n{results['psnr']['pnp']:.2f} dB", restored))
 
@@ -153,8 +145,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import sys
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ap = argparse.ArgumentParser(prog="pnpleaves demo")
     add_arguments(ap)

@@ -15,7 +15,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import imageio.v3 as iio
 import numpy as np
+import scipy.io as sio
+
+from pnpleaves.errors import InputError
+from pnpleaves.io import read_image, write_image
+from pnpleaves.restoration import pnp_deblur, pnp_denoise, pnp_inpaint, pnp_super_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _input_bit_depth(path: Path) -> int:
-    import imageio.v3 as iio
-
     try:
         dtype = np.dtype(iio.improps(path).dtype)
     except Exception:  # unreadable files are reported by read_image
@@ -89,9 +93,9 @@ def _pick(arrays: list[np.ndarray], index: int | None, what: str) -> np.ndarray:
     if len(arrays) == 1 and index is None:
         return arrays[0]
     if index is None:
-        raise ValueError(f"{what} holds {len(arrays)} kernels; choose one with --kernel-index 1..{len(arrays)}.")
+        raise InputError(f"{what} holds {len(arrays)} kernels; choose one with --kernel-index 1..{len(arrays)}.")
     if not 1 <= index <= len(arrays):
-        raise ValueError(f"--kernel-index must be in 1..{len(arrays)} for {what}; got {index}.")
+        raise InputError(f"--kernel-index must be in 1..{len(arrays)} for {what}; got {index}.")
     return arrays[index - 1]
 
 
@@ -99,7 +103,7 @@ def _mat_v73(path: Path, var: str | None, index: int | None) -> np.ndarray:
     try:
         import h5py
     except ImportError:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is a MATLAB v7.3 file, which needs the h5py package; install it, or save the kernel "
             "with save(..., '-v7') or as .npy."
         ) from None
@@ -107,10 +111,10 @@ def _mat_v73(path: Path, var: str | None, index: int | None) -> np.ndarray:
         names = [k for k in f.keys() if not k.startswith("#")]
         if var is None:
             if len(names) != 1:
-                raise ValueError(f"{str(path)!r} holds variables {names}; choose one with --kernel-var.")
+                raise InputError(f"{str(path)!r} holds variables {names}; choose one with --kernel-var.")
             var = names[0]
         if var not in f:
-            raise ValueError(f"no variable {var!r} in {str(path)!r}; it holds {names}.")
+            raise InputError(f"no variable {var!r} in {str(path)!r}; it holds {names}.")
         ds = f[var]
         if ds.dtype == h5py.ref_dtype:  # cell array of references
             refs = [r for r in np.asarray(ds).T.ravel()]
@@ -135,27 +139,25 @@ def read_kernel(path: str | Path, *, index: int | None = None, var: str | None =
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise ValueError(f"could not read {str(path)!r} as a NumPy .npy file ({exc}).") from None
+            raise InputError(f"could not read {str(path)!r} as a NumPy .npy file ({exc}).") from None
         arrays = [data] if data.ndim == 2 else list(data) if data.ndim == 3 else None
         if arrays is None:
-            raise ValueError(f"expected a 2-D kernel or a 3-D stack in {str(path)!r}; got shape {data.shape}.")
+            raise InputError(f"expected a 2-D kernel or a 3-D stack in {str(path)!r}; got shape {data.shape}.")
         return np.asarray(_pick(arrays, index, repr(str(path))), dtype=np.float64)
     if suffix == ".mat":
-        import scipy.io as sio
-
         try:
             content = sio.loadmat(path)
         except NotImplementedError:  # v7.3 = HDF5
             return np.asarray(_mat_v73(path, var, index), dtype=np.float64)
         except Exception as exc:
-            raise ValueError(f"could not read {str(path)!r} as a MATLAB file ({exc}).") from None
+            raise InputError(f"could not read {str(path)!r} as a MATLAB file ({exc}).") from None
         names = [k for k in content if not k.startswith("__")]
         if var is None:
             if len(names) != 1:
-                raise ValueError(f"{str(path)!r} holds variables {names}; choose one with --kernel-var.")
+                raise InputError(f"{str(path)!r} holds variables {names}; choose one with --kernel-var.")
             var = names[0]
         if var not in content:
-            raise ValueError(f"no variable {var!r} in {str(path)!r}; it holds {names}.")
+            raise InputError(f"no variable {var!r} in {str(path)!r}; it holds {names}.")
         data = content[var]
         if data.dtype == object:  # cell array
             arrays = [np.asarray(c, dtype=np.float64) for c in data.T.ravel()]
@@ -165,12 +167,10 @@ def read_kernel(path: str | Path, *, index: int | None = None, var: str | None =
             arrays = [data]
         return np.asarray(_pick(arrays, index, repr(str(path))), dtype=np.float64)
     if suffix in _IMAGE_SUFFIXES:
-        from pnpleaves.io import read_image
-
         k = read_image(path, channels=1)[..., 0].astype(np.float64)
         total = k.sum()
         return k / total if total > 0 else k
-    raise ValueError(f"kernel file must be .npy, .mat or an image ({', '.join(_IMAGE_SUFFIXES)}); got {str(path)!r}.")
+    raise InputError(f"kernel file must be .npy, .mat or an image ({', '.join(_IMAGE_SUFFIXES)}); got {str(path)!r}.")
 
 
 def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
@@ -183,10 +183,6 @@ def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pnpleaves.io import read_image, write_image
-
-    from pnpleaves.restoration import api
-
     cmd = args.command
     out = Path(args.out)
     if out.exists() and not args.overwrite:
@@ -198,32 +194,31 @@ def run(args: argparse.Namespace) -> int:
         depth = 8
     sigma = None if args.sigma is None else args.sigma / 255.0
     if sigma is not None and not 0 <= sigma <= 1:
-        raise ValueError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {args.sigma}.")
+        raise InputError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {args.sigma}.")
     progress = not args.no_progress
     common = dict(prior=args.prior, sigma=sigma, device=args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if cmd == "deblur":
             kernel = _kernel_arg(args.kernel, args)
-            res = api.pnp_deblur(img, kernel, args.prior, sigma=sigma, method=args.method, n_iter=args.n_iter,
-                                 boundary=args.boundary, device=args.device, progress=progress,
-                                 ensemble=args.ensemble)
+            res = pnp_deblur(img, kernel, boundary=args.boundary, method=args.method, n_iter=args.n_iter,
+                             progress=progress, ensemble=args.ensemble, **common)
         elif cmd == "super-resolve":
             kernel = _kernel_arg(args.kernel, args)
-            res = api.pnp_super_resolve(img, args.scale, kernel=kernel, method=args.method, n_iter=args.n_iter,
-                                        progress=progress, ensemble=args.ensemble, **common)
+            res = pnp_super_resolve(img, args.scale, kernel=kernel, method=args.method, n_iter=args.n_iter,
+                                    progress=progress, ensemble=args.ensemble, **common)
         elif cmd == "inpaint":
             mask = read_image(args.mask, channels=1)[..., 0]
             if mask.shape != img.shape[:2]:
-                raise ValueError(
+                raise InputError(
                     f"mask {args.mask!r} is {mask.shape[0]}x{mask.shape[1]} but the image is "
                     f"{img.shape[0]}x{img.shape[1]}; give a mask of the image's size."
                 )
             observed = mask <= 0.5 if args.invert_mask else mask > 0.5
-            res = api.pnp_inpaint(img, observed, method=args.method, n_iter=args.n_iter, progress=progress,
-                                  ensemble=args.ensemble, **common)
+            res = pnp_inpaint(img, observed, method=args.method, n_iter=args.n_iter, progress=progress,
+                              ensemble=args.ensemble, **common)
         else:
-            res = api.pnp_denoise(img, sigma, prior=args.prior, device=args.device)
+            res = pnp_denoise(img, **common)
     for w in caught:
         logger.warning("warning: %s", w.message)
     path = write_image(out, res, bit_depth=depth, overwrite=args.overwrite)

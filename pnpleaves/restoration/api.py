@@ -2,11 +2,17 @@ r"""One call per problem: :func:`pnp_deblur`, :func:`pnp_super_resolve`, :func:`
 
 Each takes an image as NumPy ``(H, W)`` / ``(H, W, C)`` (uint8, uint16, or float in [0, 1]) or torch
 ``(C, H, W)`` / ``(B, C, H, W)``, and returns the same kind and layout as float in [0, 1]. The prior
-is a registered name (see :func:`pnpleaves.list_priors`), a path to a weights file, or any deepinv
-:class:`~deepinv.models.Denoiser`. ``sigma`` is the noise std on the [0, 1] scale; ``None`` estimates
-it (:func:`pnpleaves.restoration.noise.estimate_sigma`). The restoration is Plug-and-Play HQS or ADMM
-with exact proximal steps on a padded domain (:mod:`pnpleaves.restoration.problems`) and DPIR-like
-schedules (:mod:`pnpleaves.restoration.schedules`).
+(keyword-only) is a registered name (see :func:`pnpleaves.list_priors`), a path to a weights file, or
+any deepinv :class:`~deepinv.models.Denoiser`. ``sigma`` is the noise std on the [0, 1] scale; ``None``
+estimates it (:func:`~pnpleaves.restoration.noise_level.estimate_sigma`).
+
+Every call runs the same steps, per image of the batch:
+
+1. check the arguments and turn the image into a ``(B, C, H, W)`` tensor (:func:`~pnpleaves.images.to_bchw`);
+2. build the padded problem (:mod:`~pnpleaves.restoration.problems`);
+3. build the DPIR-like schedule for its noise level (:mod:`~pnpleaves.restoration.schedules`);
+4. solve it by Plug-and-Play HQS or ADMM (:mod:`~pnpleaves.restoration.pnp`);
+5. crop, and give the result back in the caller's layout.
 
 Reference: K. Zhang, Y. Li, W. Zuo, L. Zhang, L. Van Gool, R. Timofte, "Plug-and-Play Image
 Restoration with Deep Denoiser Prior", IEEE TPAMI 44(10), 2022.
@@ -16,51 +22,73 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
-import os
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from pnpleaves._checks import check_choice, check_number
-
+from pnpleaves.errors import InputTypeError
 from pnpleaves.images import kernel_to_tensor, mask_to_tensor, to_bchw
-from .noise import estimate_sigma_tensor
-from .problems import bicubic_kernel, blur_problem, denoise_problem, gaussian_kernel, inpaint_problem, sr_problem
-from .schedules import ScheduleParams, default_params, make_schedule
 from pnpleaves.models.wrappers import DihedralCycle, adapt_denoiser
 from pnpleaves.priors import resolve_prior
 
-from .solvers import solve
+from .kernels import sr_kernel
+from .noise_level import estimate_sigma_tensor
+from .pnp import solve
+from .problems import Problem, blur_problem, denoise_problem, inpaint_problem, sr_problem
+from .schedules import ScheduleParams, default_params, make_schedule
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["pnp_deblur", "pnp_denoise", "pnp_inpaint", "pnp_super_resolve"]
+__all__ = ["DEFAULT_PRIOR", "ENSEMBLES", "SIGMA_MAX", "pnp_deblur", "pnp_denoise", "pnp_inpaint", "pnp_super_resolve"]
 
 DEFAULT_PRIOR = "vl-drunet"
 #: noise levels above this (on the [0, 1] scale) are refused as a likely 0-255 mix-up
 SIGMA_MAX = 1.0
+#: the ``ensemble`` options: no ensemble, one dihedral transform per iteration, all 8 at every call
+ENSEMBLES = ("none", "cycle", "x8")
 
 
-@contextlib.contextmanager
-def _eval_mode(module: torch.nn.Module):
-    """Run ``module`` in eval mode and give it back in the mode it had."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
+# --------------------------------------------------------------------------- step 1: checks
 
 
-def _device_of(module: torch.nn.Module, device: str | torch.device | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    p = next(iter(module.parameters()), None) if hasattr(module, "parameters") else None
-    return p.device if p is not None else torch.device("cpu")
+def _keyword_only(*names: str) -> Callable:
+    """Keep the old positional use of ``names`` (given after the positional parameters of the decorated
+    function) working, with a :class:`DeprecationWarning`: ``f(img, kernel, prior)`` becomes
+    ``f(img, kernel, prior=prior)``."""
+
+    def decorate(fn: Callable) -> Callable:
+        n_pos = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in inspect.signature(fn).parameters.values())
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            extra = args[n_pos:]
+            if extra:
+                if len(extra) > len(names):
+                    raise InputTypeError(f"{fn.__name__}() takes {n_pos} positional arguments "
+                                         f"(then keywords only); got {len(args)}.")
+                moved = names[: len(extra)]
+                for name, value in zip(moved, extra):
+                    if name in kwargs:
+                        raise InputTypeError(f"{fn.__name__}() got multiple values for argument {name!r}.")
+                    kwargs[name] = value
+                warnings.warn(
+                    f"passing {', '.join(moved)} by position to {fn.__name__}() is deprecated; write "
+                    + ", ".join(f"{n}=..." for n in moved) + ".",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            return fn(*args[:n_pos], **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _check_sigma(sigma: Any, name: str = "sigma") -> float | None:
@@ -72,6 +100,15 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float | None:
     )
 
 
+def _check_method(method: str) -> str:
+    return check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+
+
+def _check_ensemble(ensemble: str) -> str:
+    return check_choice(ensemble, "ensemble", ENSEMBLES,
+                        hint="'cycle' turns the image once per iteration (free); 'x8' averages 8 turns (8x slower).")
+
+
 def _schedule_params(problem: str, method: str, schedule: ScheduleParams | dict | None) -> ScheduleParams:
     base = default_params(problem, method)
     if schedule is None:
@@ -80,10 +117,19 @@ def _schedule_params(problem: str, method: str, schedule: ScheduleParams | dict 
         return schedule
     if isinstance(schedule, dict):
         return replace(base, **schedule)
-    raise TypeError(f"schedule must be a ScheduleParams, a dict of its fields or None; got {type(schedule).__name__}.")
+    raise InputTypeError(
+        f"schedule must be a ScheduleParams, a dict of its fields or None; got {type(schedule).__name__}.")
+
+
+def _device_of(module: torch.nn.Module, device: str | torch.device | None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    p = next(iter(module.parameters()), None) if hasattr(module, "parameters") else None
+    return p.device if p is not None else torch.device("cpu")
 
 
 def _sigmas(x: torch.Tensor, sigma: float | None, mask: torch.Tensor | None = None) -> list[float]:
+    """The noise level of each image of ``x``: ``sigma``, or estimated (on the observed pixels)."""
     if sigma is not None:
         return [sigma] * x.shape[0]
     est = []
@@ -98,39 +144,65 @@ def _sigmas(x: torch.Tensor, sigma: float | None, mask: torch.Tensor | None = No
     return est
 
 
-ENSEMBLES = ("none", "cycle", "x8")
+@contextlib.contextmanager
+def _eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run ``module`` in eval mode and give every submodule back the mode it had (a wrapper's own mode
+    says nothing about the wrapped prior's)."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, was_training in modes:
+            m.training = was_training
 
 
-def _check_ensemble(ensemble: str) -> str:
-    return check_choice(ensemble, "ensemble", ENSEMBLES,
-                        hint="'cycle' turns the image once per iteration (free); 'x8' averages 8 turns (8x slower).")
+# --------------------------------------------------------------------------- steps 3-5: schedule, solve, crop
 
 
-def _with_ensemble(den: torch.nn.Module, ensemble: str) -> torch.nn.Module:
-    """The denoiser of one solve: a fresh :class:`DihedralCycle` per image, so every image starts the cycle."""
-    if ensemble == "none":
-        return den
-    return DihedralCycle(den, "cycle" if ensemble == "cycle" else "ensemble")
+@dataclass(frozen=True)
+class _PnP:
+    """How the problems of one call are solved: the denoiser and the iteration settings."""
+
+    kind: str  # "deblur", "sr" or "inpaint"
+    denoiser: torch.nn.Module  # adapted to the image's channels
+    sigma_range: tuple[float, float] | None  # the prior's training range: schedule levels are clipped into it
+    device: torch.device
+    method: str
+    params: ScheduleParams
+    n_iter: int | None
+    ensemble: str
+    progress: bool
+
+    @classmethod
+    def prepare(cls, kind: str, prior: Any, channels: int, *, method: str, schedule: ScheduleParams | dict | None,
+                n_iter: int | None, ensemble: str, device: str | torch.device | None, progress: bool) -> _PnP:
+        params = _schedule_params(kind, method, schedule)
+        den, srange = resolve_prior(prior, device)
+        return cls(kind, adapt_denoiser(den, channels), srange, _device_of(den, device), method, params, n_iter,
+                   ensemble, progress)
+
+    def restore(self, problem: Problem, sigma: float) -> torch.Tensor:
+        """Schedule for noise ``sigma``, PnP solve, crop: the restored image, float32 on the CPU."""
+        problem.physics = problem.physics.to(self.device)
+        schedule = make_schedule(sigma, self.params, sigma_range=self.sigma_range, n_iter=self.n_iter)
+        logger.debug("%s/%s schedule: sigmas %s, steps %s", self.kind, self.method, schedule.sigmas, schedule.stepsizes)
+        den = self.denoiser
+        if self.ensemble != "none":  # a fresh cycle per image: every image starts at the identity
+            den = DihedralCycle(den, "cycle" if self.ensemble == "cycle" else "ensemble")
+        out = solve(problem, den, schedule, self.method, progress=self.progress)
+        return problem.crop_output(out).to("cpu", torch.float32)
 
 
-def _run(kind, x, build, den, method, schedule_params, sigmas, sigma_range, n_iter, progress, device, ensemble):
-    outs = []
-    with _eval_mode(den):
-        for b in range(x.shape[0]):
-            problem = build(x[b : b + 1].to(device), b)
-            problem.physics = problem.physics.to(device)
-            sched = make_schedule(sigmas[b], schedule_params, sigma_range=sigma_range, n_iter=n_iter)
-            logger.debug("%s/%s schedule: sigmas %s, steps %s", kind, method, sched.sigmas, sched.stepsizes)
-            out = solve(problem, _with_ensemble(den, ensemble), sched, method, progress=progress)
-            outs.append(problem.crop_output(out).to("cpu", torch.float32))
-    return torch.cat(outs, 0)
+# --------------------------------------------------------------------------- the four problems
 
 
+@_keyword_only("prior")
 def pnp_deblur(
     img: Any,
     kernel: Any,
-    prior: Any = DEFAULT_PRIOR,
     *,
+    prior: Any = DEFAULT_PRIOR,
     sigma: float | None = None,
     method: str = "hqs",
     n_iter: int | None = None,
@@ -145,7 +217,8 @@ def pnp_deblur(
     :param img: blurred image (see module docstring for the accepted kinds).
     :param kernel: 2-D blur kernel, non-negative; normalised to sum 1 (a warning when it did not).
         Convolution as ``scipy.ndimage.convolve`` (centre at index ``k.shape // 2``).
-    :param prior: registered name, weights path, or deepinv Denoiser.
+    :param prior: registered name, weights path, or deepinv Denoiser (keyword-only; passing it by
+        position still works, with a DeprecationWarning).
     :param sigma: noise std on the [0, 1] scale; None estimates it.
     :param method: ``"hqs"`` (DPIR-like) or ``"admm"``.
     :param n_iter: overrides the schedule's iteration count.
@@ -154,10 +227,9 @@ def pnp_deblur(
         ``"circular"`` when the blur was circular (``mode="wrap"``).
     :param schedule: :class:`~pnpleaves.restoration.schedules.ScheduleParams` or a dict of overrides.
     :param ensemble: ``"cycle"`` (default): the denoiser sees the ``k``-th of the 8 flips / quarter
-        turns of the image at iteration ``k`` (DPIR's ``x8``; no extra cost; +0.07 dB deblurring, +0.10
-        inpainting, +0.00 super-resolution on the tuning images); ``"x8"``: every denoiser call averages
-        all 8 (8 times slower; +0.02 dB super-resolution); ``"none"``. See
-        :class:`~pnpleaves.restoration.solvers.DihedralCycle`.
+        turns of the image at iteration ``k`` (DPIR's ``x8``, at no extra cost); ``"x8"``: every
+        denoiser call averages all 8 (8 times slower); ``"none"``. See
+        :class:`~pnpleaves.models.wrappers.DihedralCycle`.
     :param device: where to run (default: the prior's device).
     :param progress: show a progress bar over the iterations.
     :returns: the restored image, same kind and layout as ``img``, float in [0, 1].
@@ -170,26 +242,20 @@ def pnp_deblur(
     x, layout = to_bchw(img, "img")
     k = kernel_to_tensor(kernel, tuple(x.shape[-2:]))
     sigma = _check_sigma(sigma)
-    check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_method(method)
     _check_ensemble(ensemble)
     check_choice(boundary, "boundary", ("unknown", "circular"),
                  hint="'unknown' suits photographs; 'circular' a blur computed with wrap-around.")
-    params = _schedule_params("deblur", method, schedule)
-    den, srange = resolve_prior(prior, device)
-    dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    pnp = _PnP.prepare("deblur", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
+                       ensemble=ensemble, device=device, progress=progress)
     sigmas = _sigmas(x, sigma)
-    out = _run("deblur", x, lambda xb, b: blur_problem(xb, k.to(dev), boundary=boundary), den, method, params,
-               sigmas, srange, n_iter, progress, dev, ensemble)
-    return layout.restore(out)
-
-
-def _sr_kernel(kernel: Any, scale: int, hr_hw: tuple[int, int]) -> torch.Tensor:
-    if isinstance(kernel, str):
-        check_choice(kernel, "kernel", ("bicubic", "gaussian"), hint="Or pass a 2-D array.")
-        arr = bicubic_kernel(scale) if kernel == "bicubic" else gaussian_kernel(scale)
-        return torch.from_numpy(arr)[None, None]
-    return kernel_to_tensor(kernel, hr_hw, allow_negative=True)
+    k = k.to(pnp.device)
+    out = []
+    with _eval_mode(pnp.denoiser):
+        for b in range(x.shape[0]):
+            problem = blur_problem(x[b : b + 1].to(pnp.device), k, boundary=boundary)
+            out.append(pnp.restore(problem, sigmas[b]))
+    return layout.restore(torch.cat(out, 0))
 
 
 def pnp_super_resolve(
@@ -211,27 +277,28 @@ def pnp_super_resolve(
     :param kernel: ``"bicubic"`` (MATLAB ``imresize`` anti-aliased bicubic, the default), ``"gaussian"``
         (std ``scale/2``; both put low-res pixel ``i`` at the centre of high-res pixels
         ``s*i .. s*i+s-1``), or a 2-D array applied as ``(k * x)[::s, ::s]`` (negative lobes allowed).
-    :param ensemble: ``"cycle"`` (default), ``"x8"`` or ``"none"``, as in :func:`pnp_deblur`.
+    :param prior, sigma, method, n_iter, schedule, ensemble, device, progress: as in :func:`pnp_deblur`.
     :returns: the ``scale`` times larger image, same kind and layout as ``img``.
     """
     if isinstance(scale, bool):
-        raise TypeError("scale must be an integer >= 2; got a bool.")
+        raise InputTypeError("scale must be an integer >= 2; got a bool.")
     s = int(check_number(scale, "scale", low=2, integer=True,
                          hint="Only integer factors are supported, e.g. scale=2 or 4."))
     x, layout = to_bchw(img, "img")
-    hr = (x.shape[-2] * s, x.shape[-1] * s)
-    k = _sr_kernel(kernel, s, hr)
+    k = sr_kernel(kernel, s, (x.shape[-2] * s, x.shape[-1] * s))
     sigma = _check_sigma(sigma)
-    check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_method(method)
     _check_ensemble(ensemble)
-    params = _schedule_params("sr", method, schedule)
-    den, srange = resolve_prior(prior, device)
-    dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    pnp = _PnP.prepare("sr", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
+                       ensemble=ensemble, device=device, progress=progress)
     sigmas = _sigmas(x, sigma)
-    out = _run("sr", x, lambda xb, b: sr_problem(xb, s, k.to(dev)), den, method, params, sigmas, srange,
-               n_iter, progress, dev, ensemble)
-    return layout.restore(out)
+    k = k.to(pnp.device)
+    out = []
+    with _eval_mode(pnp.denoiser):
+        for b in range(x.shape[0]):
+            problem = sr_problem(x[b : b + 1].to(pnp.device), s, k)
+            out.append(pnp.restore(problem, sigmas[b]))
+    return layout.restore(torch.cat(out, 0))
 
 
 def pnp_inpaint(
@@ -251,37 +318,38 @@ def pnp_inpaint(
 
     :param mask: ``(H, W)`` (shared by all channels) or the image's own shape; bool, 0/1 or 0/255.
         Values of ``img`` under missing pixels are ignored.
-    :param ensemble: ``"cycle"`` (default), ``"x8"`` or ``"none"``, as in :func:`pnp_deblur`.
+    :param prior, sigma, method, n_iter, schedule, ensemble, device, progress: as in :func:`pnp_deblur`
+        (``sigma=None`` estimates the noise on the observed pixels).
     """
     x, layout = to_bchw(img, "img")
     m = mask_to_tensor(mask, x)
     sigma = _check_sigma(sigma)
-    check_choice(method, "method", ("hqs", "admm"), hint="Use method='hqs' (DPIR-like) or 'admm'.")
+    _check_method(method)
     _check_ensemble(ensemble)
-    params = _schedule_params("inpaint", method, schedule)
-    den, srange = resolve_prior(prior, device)
-    dev = _device_of(den, device)
-    den = adapt_denoiser(den, x.shape[1])
+    pnp = _PnP.prepare("inpaint", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
+                       ensemble=ensemble, device=device, progress=progress)
     sigmas = _sigmas(x, sigma, m)
+    out = []
+    with _eval_mode(pnp.denoiser):
+        for b in range(x.shape[0]):
+            mb = m[b : b + 1] if m.shape[0] > 1 else m
+            problem = inpaint_problem(x[b : b + 1].to(pnp.device), mb.to(pnp.device))
+            out.append(pnp.restore(problem, sigmas[b]))
+    return layout.restore(torch.cat(out, 0))
 
-    def build(xb, b):
-        mb = m[b : b + 1] if m.shape[0] > 1 else m
-        return inpaint_problem(xb, mb.to(dev))
 
-    out = _run("inpaint", x, build, den, method, params, sigmas, srange, n_iter, progress, dev, ensemble)
-    return layout.restore(out)
-
-
+@_keyword_only("sigma")
 def pnp_denoise(
     img: Any,
-    sigma: float | None,
     *,
+    sigma: float | None = None,
     prior: Any = DEFAULT_PRIOR,
     device: str | torch.device | None = None,
 ) -> np.ndarray | torch.Tensor:
     """Denoise ``img`` (additive white Gaussian noise of std ``sigma`` on the [0, 1] scale; None estimates it).
 
-    One pass of the denoiser on a mirror-padded copy (so any size works).
+    One pass of the denoiser on a mirror-padded copy (so any size works). ``sigma`` and ``prior`` are
+    keyword-only (passing ``sigma`` by position still works, with a DeprecationWarning).
     """
     x, layout = to_bchw(img, "img")
     sigma = _check_sigma(sigma)

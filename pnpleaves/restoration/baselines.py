@@ -8,20 +8,19 @@ r"""Classical baselines, with the same inputs/outputs as the ``pnp_*`` functions
   (Tikhonov regularisation of the gradient = Wiener filter for a Gaussian prior with power spectrum
   :math:`\propto 1/|\hat L|^2`). :func:`wiener_deblur` sets :math:`\mu = \alpha\sigma^2`. The closed
   form needs a circulant model, so it is applied to the smooth periodic extension of the input
-  (:func:`~pnpleaves.restoration.problems.periodic_pad`, as Liu & Jia 2008) and cropped.
+  (:func:`~pnpleaves.restoration.padding.periodic_pad`, as Liu & Jia 2008) and cropped.
 - :func:`tv_deblur`, :func:`tv_super_resolve`, :func:`tv_inpaint`: total-variation restoration
   :math:`\min_x \tfrac12\|Ax - y\|^2 + \lambda\,\mathrm{TV}(x)` (isotropic TV, Rudin, Osher & Fatemi
   1992) by the primal-dual algorithm of Chambolle & Pock (JMIV 2011) with the physics' exact
-  ``prox_l2`` as the primal step.
+  ``prox_l2`` as the primal step, on the forward differences :func:`gradient` and their negative
+  adjoint :func:`divergence` (circular).
 - :func:`bicubic_upsample`: ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``,
   the inverse convention of the ``"bicubic"`` kernel of :func:`pnpleaves.pnp_super_resolve`.
 - :class:`BM3DDenoiser` and :func:`pnp_cbm3d_deblur`: PnP-HQS with CBM3D (Dabov et al., ICIP 2007)
   as the denoiser, when the optional ``bm3d`` package is installed (``pip install bm3d``).
 
-The weights were picked on dev images that the benchmark does not use (Kodak24 images 13-15, 256x256
-crops, Levin kernels 2 and 4, noise 2.55 and 7.65/255): Wiener :math:`\alpha = 100` was best at both
-levels among 10..3000 (mean PSNR 24.38 / 23.00 dB); TV :math:`\lambda = \sigma^{3/2}` matches the best
-of :math:`\lambda = c\sigma` at each level (c = 0.1 at 2.55, 0.2 at 7.65: 25.97 / 24.24 dB).
+The weights (Wiener :math:`\alpha = 100`, TV :math:`\lambda = \sigma^{3/2}`) were picked on dev images
+that the benchmark does not use; the search is in ``docs/results.md`` ("Classical baselines' weights").
 """
 
 from __future__ import annotations
@@ -33,24 +32,30 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from deepinv.models import Denoiser
 
-from pnpleaves.models.bm3d import BM3DDenoiser, bm3d_available
 from pnpleaves._checks import check_choice, check_number
-
 from pnpleaves.images import kernel_to_tensor, mask_to_tensor, to_bchw
-from .noise import estimate_sigma_tensor
-from .problems import Problem, blur_problem, inpaint_problem, psf2otf, sr_problem
+from pnpleaves.models.bm3d import BM3DDenoiser
+
+from .api import pnp_deblur
+from .kernels import psf2otf, sr_kernel
+from .noise_level import estimate_sigma_tensor
+from .problems import Problem, blur_problem, inpaint_problem, sr_problem
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "BM3DDenoiser",
+    "DEFAULT_TV_WEIGHT",
+    "DEFAULT_WIENER_ALPHA",
     "bicubic_upsample",
+    "divergence",
+    "gradient",
     "pnp_cbm3d_deblur",
     "tikhonov_deblur",
     "tv_deblur",
     "tv_inpaint",
+    "tv_lambda",
     "tv_restore",
     "tv_super_resolve",
     "wiener_deblur",
@@ -105,11 +110,13 @@ def wiener_deblur(
 # --------------------------------------------------------------------------- TV
 
 
-def _grad(x: torch.Tensor) -> torch.Tensor:
+def gradient(x: torch.Tensor) -> torch.Tensor:
+    """Circular forward differences of ``x`` (``(..., H, W)``) along rows and columns, stacked: ``(2, ..., H, W)``."""
     return torch.stack([torch.roll(x, -1, -2) - x, torch.roll(x, -1, -1) - x], dim=0)
 
 
-def _div(p: torch.Tensor) -> torch.Tensor:  # = -grad^T
+def divergence(p: torch.Tensor) -> torch.Tensor:
+    """Circular backward-difference divergence of ``p`` (``(2, ..., H, W)``): minus the adjoint of :func:`gradient`."""
     return (p[0] - torch.roll(p[0], 1, -2)) + (p[1] - torch.roll(p[1], 1, -1))
 
 
@@ -128,16 +135,17 @@ def tv_restore(problem: Problem, lam: float, *, n_iter: int = 300) -> torch.Tens
     fid = problem.fidelity
     with torch.no_grad():
         for _ in range(n_iter):
-            p = p + s * _grad(xbar)
+            p = p + s * gradient(xbar)
             norm = torch.sqrt((p**2).sum(dim=(0, 2), keepdim=True))
             p = p / torch.clamp(norm / lam, min=1.0)
-            x_new = fid.prox(x + tau * _div(p), problem.y, problem.physics, gamma=tau)
+            x_new = fid.prox(x + tau * divergence(p), problem.y, problem.physics, gamma=tau)
             xbar = 2 * x_new - x
             x = x_new
     return x
 
 
-def _tv_lam(sigma: float, weight: float) -> float:
+def tv_lambda(sigma: float, weight: float = DEFAULT_TV_WEIGHT) -> float:
+    r"""The TV weight of the baselines for noise ``sigma``: :math:`\lambda = w \max(\sigma, 10^{-3})^{3/2}`."""
     return weight * max(sigma, 1e-3) ** 1.5
 
 
@@ -152,7 +160,7 @@ def tv_deblur(
     outs = []
     for b in range(x.shape[0]):
         problem = blur_problem(x[b : b + 1], k, boundary=boundary)
-        outs.append(problem.crop_output(tv_restore(problem, _tv_lam(sig[b], weight), n_iter=n_iter)))
+        outs.append(problem.crop_output(tv_restore(problem, tv_lambda(sig[b], weight), n_iter=n_iter)))
     return layout.restore(torch.cat(outs).float())
 
 
@@ -161,17 +169,15 @@ def tv_super_resolve(
     weight: float = DEFAULT_TV_WEIGHT, n_iter: int = 300,
 ) -> np.ndarray | torch.Tensor:
     """TV super-resolution (same forward model as :func:`pnpleaves.pnp_super_resolve`)."""
-    from .api import _sr_kernel
-
     s = int(check_number(scale, "scale", low=2, integer=True))
     x, layout = to_bchw(img, "img")
-    k = _sr_kernel(kernel, s, (x.shape[-2] * s, x.shape[-1] * s))
+    k = sr_kernel(kernel, s, (x.shape[-2] * s, x.shape[-1] * s))
     sig = _sigma_or_estimate(x, sigma)
     outs = []
     for b in range(x.shape[0]):
         problem = sr_problem(x[b : b + 1], s, k)
         # noiseless SR: a small TV weight still regularises the null space of the decimation
-        outs.append(problem.crop_output(tv_restore(problem, _tv_lam(sig[b], weight), n_iter=n_iter)))
+        outs.append(problem.crop_output(tv_restore(problem, tv_lambda(sig[b], weight), n_iter=n_iter)))
     return layout.restore(torch.cat(outs).float())
 
 
@@ -185,7 +191,7 @@ def tv_inpaint(
     outs = []
     for b in range(x.shape[0]):
         problem = inpaint_problem(x[b : b + 1], m[b : b + 1] if m.shape[0] > 1 else m)
-        outs.append(problem.crop_output(tv_restore(problem, _tv_lam(sig[b], weight), n_iter=n_iter)))
+        outs.append(problem.crop_output(tv_restore(problem, tv_lambda(sig[b], weight), n_iter=n_iter)))
     return layout.restore(torch.cat(outs).float())
 
 
@@ -205,7 +211,5 @@ def pnp_cbm3d_deblur(
     boundary: str = "unknown", stage: str = "all",
 ) -> np.ndarray | torch.Tensor:
     """PnP deblurring with CBM3D as the denoiser (slow on CPU: about 15 s per 256x256 colour call)."""
-    from .api import pnp_deblur
-
-    return pnp_deblur(img, kernel, BM3DDenoiser(stage), sigma=sigma, method=method, n_iter=n_iter,
+    return pnp_deblur(img, kernel, prior=BM3DDenoiser(stage), sigma=sigma, method=method, n_iter=n_iter,
                       boundary=boundary)

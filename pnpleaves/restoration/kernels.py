@@ -1,20 +1,33 @@
-r"""The eight camera-shake blur kernels of Levin et al. (CVPR 2009), embedded so that demos need no data files.
+r"""Blur and anti-aliasing kernels: the eight Levin et al. camera-shake kernels, the super-resolution
+kernels (bicubic, Gaussian), and a kernel's transfer function.
 
-A. Levin, Y. Weiss, F. Durand, W. T. Freeman, "Understanding and Evaluating Blind Deconvolution
-Algorithms", CVPR 2009. Values as distributed in ``kernels/Levin09.mat`` of cszn/DPIR (MIT licence,
-commit 15bca3fcc1f3cc51a1f99ccf027691e278c19354), in DPIR's orientation (as used with
-``scipy.ndimage.convolve``), stored here as float32 (zlib + base64) and renormalised to sum 1.
+- :func:`levin_kernel`: A. Levin, Y. Weiss, F. Durand, W. T. Freeman, "Understanding and Evaluating
+  Blind Deconvolution Algorithms", CVPR 2009. Values as distributed in ``kernels/Levin09.mat`` of
+  cszn/DPIR (MIT licence, commit 15bca3fcc1f3cc51a1f99ccf027691e278c19354), in DPIR's orientation (as
+  used with ``scipy.ndimage.convolve``), embedded here as float32 (zlib + base64, so that demos need no
+  data files) and renormalised to sum 1.
+- :func:`bicubic_kernel`, :func:`gaussian_kernel`: pixel-centred anti-aliasing kernels for
+  ``(k * x)[::s, ::s]``; the bicubic one is MATLAB ``imresize``'s (Keys' cubic, a = -0.5).
+- :func:`sr_kernel`: the ``kernel`` argument of the super-resolution functions as a tensor.
+- :func:`psf2otf`: the transfer function, so that FFT-domain products match ``scipy.ndimage.convolve``.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import math
 import zlib
+from typing import Any
 
 import numpy as np
+import torch
 
-__all__ = ["LEVIN_SIZES", "levin_kernel"]
+from pnpleaves._checks import check_choice
+from pnpleaves.errors import InputError
+from pnpleaves.images import kernel_to_tensor
+
+__all__ = ["LEVIN_SIZES", "bicubic_kernel", "gaussian_kernel", "levin_kernel", "psf2otf", "sr_kernel"]
 
 #: side of each (square) kernel, kernels 1..8
 LEVIN_SIZES = (19, 17, 15, 27, 13, 21, 23, 23)
@@ -100,5 +113,83 @@ def _all() -> tuple[np.ndarray, ...]:
 def levin_kernel(index: int) -> np.ndarray:
     """Levin kernel number ``index`` (1..8) as a float64 array summing to 1 (a fresh copy)."""
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 1 <= int(index) <= 8:
-        raise ValueError(f"index must be an integer from 1 to 8; got {index!r}.")
+        raise InputError(f"index must be an integer from 1 to 8; got {index!r}.")
     return _all()[int(index) - 1].copy()
+
+
+# --------------------------------------------------------------------------- super-resolution kernels
+
+
+def _cubic(u: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys' cubic convolution kernel (a = -0.5, as MATLAB ``imresize``)."""
+    u = np.abs(u)
+    return np.where(
+        u <= 1,
+        (a + 2) * u**3 - (a + 3) * u**2 + 1,
+        np.where(u < 2, a * u**3 - 5 * a * u**2 + 8 * a * u - 4 * a, 0.0),
+    )
+
+
+def _centred_kernel(profile, scale: int, support: float) -> np.ndarray:
+    r"""Separable kernel whose decimation ``(k * x)[::s]`` puts low-res pixel ``i`` at high-res ``s i + (s-1)/2``.
+
+    ``profile(u)`` is evaluated at :math:`u = (t - (s - 1)/2)/s` for high-res offsets :math:`t`; with the
+    convolution centre at index ``L // 2``, entry ``m`` holds offset ``t = L//2 - m``.
+    """
+    shift = (scale - 1) / 2.0
+    t_max = int(math.ceil(support * scale + shift))
+    length = 2 * t_max + 1
+    t = length // 2 - np.arange(length)
+    w = profile((t - shift) / scale)
+    w = w / w.sum()
+    k = np.outer(w, w)
+    # trim rows/columns that are exactly zero on both ends
+    nz = np.nonzero(np.abs(w) > 0)[0]
+    lo, hi = nz[0], nz[-1]
+    keep = min(lo, length - 1 - hi)  # trim symmetrically so the centre index stays L // 2
+    if keep > 0:
+        k = k[keep : length - keep, keep : length - keep]
+    return k / k.sum()
+
+
+def bicubic_kernel(scale: int) -> np.ndarray:
+    """Anti-aliased bicubic downsampling kernel of MATLAB ``imresize(x, 1/scale)``.
+
+    Used as ``(k * x)[::scale]`` with circular or reflect boundaries; low-res pixel ``i`` then sits at
+    the centre of high-res pixels ``scale*i ... scale*i + scale - 1`` (the pixel-centre convention of
+    ``imresize`` and of ``torch.nn.functional.interpolate(..., align_corners=False)``).
+    """
+    return _centred_kernel(_cubic, int(scale), 2.0)
+
+
+def gaussian_kernel(scale: int, std: float | None = None) -> np.ndarray:
+    """Isotropic Gaussian anti-aliasing kernel (std ``scale / 2`` high-res pixels by default), pixel-centred."""
+    s = int(scale)
+    std = 0.5 * s if std is None else float(std)
+    return _centred_kernel(lambda u: np.exp(-0.5 * (u * s / std) ** 2), s, 3.0 * std / s)
+
+
+def sr_kernel(kernel: Any, scale: int, hr_hw: tuple[int, int]) -> torch.Tensor:
+    """The ``(1, 1, kh, kw)`` float64 kernel of super-resolution by ``scale``.
+
+    :param kernel: ``"bicubic"`` (:func:`bicubic_kernel`), ``"gaussian"`` (:func:`gaussian_kernel`), or a
+        2-D array (checked against the high-res size ``hr_hw``; negative lobes allowed, normalised to sum 1).
+    """
+    if isinstance(kernel, str):
+        check_choice(kernel, "kernel", ("bicubic", "gaussian"), hint="Or pass a 2-D array.")
+        arr = bicubic_kernel(scale) if kernel == "bicubic" else gaussian_kernel(scale)
+        return torch.from_numpy(arr)[None, None]
+    return kernel_to_tensor(kernel, hr_hw, allow_negative=True)
+
+
+# --------------------------------------------------------------------------- transfer function
+
+
+def psf2otf(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """``rfft2`` of ``kernel`` zero-padded to ``shape`` with its centre (index ``k.shape // 2``) moved to 0,
+    so that ``irfft2(otf * rfft2(x))`` equals ``scipy.ndimage.convolve(x, k, mode="wrap")``."""
+    kh, kw = kernel.shape[-2:]
+    big = torch.zeros((*kernel.shape[:-2], *shape), dtype=kernel.dtype, device=kernel.device)
+    big[..., :kh, :kw] = kernel
+    big = torch.roll(big, shifts=(-(kh // 2), -(kw // 2)), dims=(-2, -1))
+    return torch.fft.rfft2(big)

@@ -16,8 +16,9 @@ tends to the Tikhonov/MAP solution with weight :math:`\lambda\sigma^2` as :math:
 
 DPIR's own values are K = 8, :math:`\sigma_{\text{start}} = 49/255`, :math:`\lambda = 0.23` and floor
 0.01 (:func:`deepinv.optim.dpir.get_DPIR_params`), the defaults of :class:`ScheduleParams`.
-:data:`DEFAULTS` holds the values :mod:`pnpleaves.restoration.tune` found for vl-drunet on Kodak24
-dev images that the benchmark does not use.
+:data:`DEFAULTS` holds the values tuned for vl-drunet on Kodak24 dev images that the benchmark does
+not use (``research/tune_schedule.py``; the grids and their results are in ``docs/results.md``,
+"Schedules: how the defaults were tuned").
 """
 
 from __future__ import annotations
@@ -84,23 +85,11 @@ class Schedule:
         return len(self.sigmas)
 
 
-#: defaults per (problem, method), tuned for vl-drunet with :mod:`pnpleaves.restoration.tune` (HQS grids on
-#: 6 Kodak24 dev images, 13-18, 256x256 centre crops; ADMM reuses the HQS levels, its iteration counts were
-#: checked separately).
-#: First grids (stage-1 weights, no ensemble): deblur (Levin kernels, noise 2.55 and 7.65/255) 5 iterations
-#: from 65/255, 28.83 dB vs 28.61 for DPIR's (8, 49/255, 0.23); SR (x2, x4 bicubic, no noise) 4 iterations
-#: from 75/255 with a weak prior (small ``lam * sigma_floor**2``), 27.15 dB vs 26.46 for (24, 49/255, 0.23,
-#: floor 0.01), bicubic 26.33; inpainting (50 %, 80 % random, 128x128 block) 12 iterations from 75/255 to
-#: 2/255, 25.24 dB vs 24.95 for 24 iterations. Without an ensemble every grid preferred fewer iterations
-#: than DPIR (each pass of the synthetic-trained denoiser also removes some natural texture).
-#: With the API's default ``ensemble="cycle"`` (one flip / quarter turn per iteration,
-#: :class:`~pnpleaves.restoration.solvers.DihedralCycle`) more iterations pay, since they spread the
-#: network's orientation biases over all 8 transforms; shipped weights, ``tune --grid n_iter=...``:
-#: deblur 5 / 8 iterations 29.41 / 29.51 dB; SR 4 / 8 / 12: 27.23 / 27.31 / 27.33 dB; inpainting
-#: 12 / 16: 25.56 / 25.68 dB. The iteration counts are now multiples of 8 (each transform equally often):
-#: 8 for deblurring, 8 for SR (12 adds only 0.02 dB for 1.5 times the time), 16 for inpainting.
-#: ADMM (``--method admm``, same grids): SR 4 / 8: 27.24 / 27.33 dB and inpainting 12 / 16: 25.95 / 26.04 dB
-#: follow HQS, but deblurring does not: 5 / 8 iterations give 29.06 / 26.53 dB, so ADMM deblurring keeps 5.
+#: defaults per (problem, method), tuned for vl-drunet with ``research/tune_schedule.py`` (HQS grids on
+#: 6 Kodak24 dev images, 13-18, 256x256 centre crops; ADMM reuses the HQS levels). The iteration counts
+#: are multiples of 8, so that the default ``ensemble="cycle"`` shows the denoiser each of the 8 flips /
+#: quarter turns equally often; noise-free SR prefers a weak prior (small ``lam * sigma_floor**2``);
+#: ADMM deblurring keeps 5 iterations (it loses with 8). Measured values: ``docs/results.md``.
 DEFAULTS: dict[tuple[str, str], ScheduleParams] = {
     ("deblur", "hqs"): ScheduleParams(n_iter=8, sigma_start=65 / 255, lam=0.23),
     ("deblur", "admm"): ScheduleParams(n_iter=5, sigma_start=65 / 255, lam=0.23),

@@ -24,20 +24,14 @@ to the Tikhonov solution, HQS to the Tikhonov solution of the Moreau envelope of
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 import deepinv as dinv
 import torch
-from deepinv.models import Denoiser
 from deepinv.optim.optim_iterators import ADMMIteration
 
 from pnpleaves._checks import check_choice
 
 from .problems import Problem
 from .schedules import Schedule
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["RescaledADMMIteration", "build_solver", "solve"]
 

@@ -1,22 +1,30 @@
-"""``pnpleaves bench restore``: restoration benchmark (prints a table, writes a CSV).
+"""Restoration benchmark: PnP deblurring, super-resolution and inpainting against DPIR and classical baselines.
 
-Problems (data from ``--data``, default ``$PNPLEAVES_DATA`` or ``<repo>/../shared/data``):
+Usage::
+
+    python benchmarks/restore.py --data DIR            # or: export PNPLEAVES_DATA=DIR
+    python benchmarks/restore.py --data DIR --quick    # a smoke run: 1 image per set, kernels 1 and 4
+
+``DIR`` is the test-set root: it holds ``testsets/Set3C``, ``Set5``, ``Set14``, ``Kodak24`` and
+``Kodak24_full`` (see ``benchmarks/README.md``). The script prints a table of mean PSNR / SSIM / seconds
+and writes one CSV line per (problem, setting, image, method).
+
+Problems:
 
 - deblurring: the 8 Levin kernels x Set3C, Gaussian noise 2.55/255 and 7.65/255, blur with
   ``scipy.ndimage.convolve(mode="reflect")`` (``--boundary wrap`` for DPIR's circular protocol, where
-  our solvers then use ``boundary="circular"``);
+  the PnP solvers then use ``boundary="circular"``);
 - super-resolution x2 and x4: Set5 and Set14, anti-aliased bicubic kernel (MATLAB ``imresize``),
   reflecting borders, no noise; PSNR/SSIM skip a border of ``scale`` pixels;
 - inpainting: the first 6 Kodak24 images, 50 % and 80 % of pixels missing at random, and a central
   128x128 block missing; no noise.
 
-Rows: every prior (``--priors``, default vl-drunet and dl-drunet; unregistered ones are skipped with
-a note) with HQS and ADMM, deepinv's ``DPIR`` class fed the same denoiser (parity check), and the
-classical baselines (Wiener and TV for deblurring, bicubic and TV for SR, TV and push-pull
-interpolation for inpainting; PnP-CBM3D with ``--bm3d``, for every problem, with the default HQS
-schedule of each problem). Every method gets the true noise level. The CSV has one line per
-(problem, setting, image, method); the table shows means, and a "targets" section checks the issue's
-goals when the rows needed exist (PnP-CBM3D counts as a classical baseline there).
+Rows: every prior (``--priors``, default vl-drunet and dl-drunet; ``none`` for no prior rows) with HQS
+and ADMM, deepinv's ``DPIR`` class fed the same denoiser (parity check), and the classical baselines
+(Wiener and TV for deblurring, bicubic and TV for SR, TV and push-pull interpolation for inpainting;
+PnP-CBM3D with ``--bm3d``, for every problem, with the default HQS schedule of each problem). Every
+method gets the true noise level. Without ``--no-timing`` it also times ``pnp_deblur`` with default
+settings on a 512x512 colour image. ``--check-targets`` adds the project's internal target checks.
 """
 
 from __future__ import annotations
@@ -25,29 +33,54 @@ import argparse
 import csv
 import logging
 import os
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable
 
+import deepinv as dinv
 import numpy as np
 import torch
 
-logger = logging.getLogger(__name__)
+from pnpleaves.images import to_numpy, to_tensor
+from pnpleaves.io import list_images, read_image
+from pnpleaves.metrics import psnr, ssim
+from pnpleaves.models import BM3DDenoiser, bm3d_available
+from pnpleaves.priors import resolve_prior
+from pnpleaves.restoration import (
+    bicubic_kernel,
+    bicubic_upsample,
+    block_mask,
+    degrade_blur,
+    degrade_sr,
+    levin_kernel,
+    pnp_cbm3d_deblur,
+    pnp_deblur,
+    pnp_inpaint,
+    pnp_super_resolve,
+    random_mask,
+    tv_deblur,
+    tv_inpaint,
+    tv_super_resolve,
+    wiener_deblur,
+)
+from pnpleaves.restoration.problems import fill_missing
+
+logger = logging.getLogger("benchmarks.restore")
 
 DEFAULT_PRIORS = ("vl-drunet", "dl-drunet")
+#: the methods that do not depend on a prior (``--reuse-baselines`` takes them from an earlier CSV)
+BASELINES = ("wiener", "tv", "bicubic", "push-pull", "cbm3d/hqs")
+FIELDS = ["problem", "setting", "image", "method", "psnr", "ssim", "seconds"]
 
 
-def default_data_root() -> Path:
-    env = os.environ.get("PNPLEAVES_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None, help="folder with testsets/ (default: $PNPLEAVES_DATA or ../shared/data)")
-    parser.add_argument("--priors", nargs="+", default=list(DEFAULT_PRIORS), help="prior names or weight files")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python benchmarks/restore.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None,
+                        help="test-set root holding testsets/ (default: $PNPLEAVES_DATA)")
+    parser.add_argument("--priors", nargs="+", default=list(DEFAULT_PRIORS),
+                        help="prior names or weight files; 'none' for no prior rows (default: vl-drunet dl-drunet)")
     parser.add_argument("--methods", nargs="+", default=["hqs", "admm"], choices=["hqs", "admm"])
     parser.add_argument("--problems", nargs="+", default=["deblur", "sr", "inpaint"], choices=["deblur", "sr", "inpaint"])
     parser.add_argument("--boundary", choices=("reflect", "wrap"), default="reflect",
@@ -56,72 +89,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dpir", action="store_true", help="skip deepinv's DPIR rows")
     parser.add_argument("--no-baselines", action="store_true", help="skip the classical baselines")
     parser.add_argument("--bm3d", action="store_true",
-                        help="add PnP-CBM3D (HQS) rows for every problem (slow: 1.5 min per 256x256 deblurring; needs bm3d)")
+                        help="add PnP-CBM3D (HQS) rows for every problem (slow: 1.5 min per 256x256 deblurring; "
+                             "needs the optional bm3d package)")
     parser.add_argument("--scales", nargs="+", type=int, default=[2, 4], choices=[2, 4],
                         help="super-resolution factors to run (default: 2 4)")
     parser.add_argument("--noise", nargs="+", type=float, default=[2.55, 7.65], choices=[2.55, 7.65],
                         help="deblurring noise levels to run, on the 0-255 scale (default: 2.55 7.65)")
     parser.add_argument("--no-timing", action="store_true", help="skip the 512x512 default-settings timing")
+    parser.add_argument("--check-targets", action="store_true",
+                        help="also print the project's internal targets (HQS vs DPIR, gain over the classical "
+                             "baselines, vl vs dl, timing) as ok/MISS lines")
     parser.add_argument("--device", default=None, help="torch device (default cpu)")
     parser.add_argument("--csv", default="bench_restore.csv", help="CSV file to write (default bench_restore.csv)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reuse-baselines", default=None, metavar="CSV",
                         help="take the classical-baseline rows (which do not depend on any prior) from an earlier "
                              "CSV of this benchmark instead of recomputing them; same --seed and --boundary")
+    return parser
 
 
 # --------------------------------------------------------------------------- data
 
 
 def _images(root: Path, name: str, limit: int | None) -> list[tuple[str, np.ndarray]]:
-    from pnpleaves.io import list_images, read_image
-
     files = list_images(root / "testsets" / name)
     if limit is not None:
         files = files[:limit]
     return [(p.stem, read_image(p, channels=3).astype(np.float64)) for p in files]
 
 
-def _stable_rng(seed: int, *keys: Any) -> np.random.Generator:
-    """A generator that depends only on (seed, keys), not on PYTHONHASHSEED."""
-    import zlib
-
-    return np.random.default_rng([seed, *[zlib.crc32(str(k).encode()) for k in keys]])
-
-
-def _metrics(x: np.ndarray, ref: np.ndarray, border: int = 0) -> tuple[float, float]:
-    from skimage.metrics import structural_similarity
-
-    if border:
-        x, ref = x[border:-border, border:-border], ref[border:-border, border:-border]
-    x = np.clip(np.asarray(x, np.float64), 0, 1)
-    mse = float(np.mean((x - ref) ** 2))
-    psnr = 10 * np.log10(1.0 / max(mse, 1e-20))
-    ssim = float(structural_similarity(x, ref, channel_axis=-1, data_range=1.0))
-    return psnr, ssim
-
-
-def _to_t(img: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None].to(device)
-
-
-def _to_np(t: torch.Tensor) -> np.ndarray:
-    return t[0].detach().cpu().permute(1, 2, 0).double().numpy()
+def inpainting_masks(shape: tuple[int, int], seed: int, name: str) -> dict[str, np.ndarray]:
+    """The three inpainting masks of an image: 50 % and 80 % missing at random, a central 128x128 block."""
+    out = {f"{int(frac * 100)}% missing": random_mask(shape, frac, (seed, "mask", name, str(frac)))
+           for frac in (0.5, 0.8)}
+    out["block 128"] = block_mask(shape, 128)
+    return out
 
 
 # --------------------------------------------------------------------------- runners
 
 
 def _dpir(den, y: np.ndarray, physics, sigma: float, device) -> np.ndarray:
-    import deepinv as dinv
-
     model = dinv.optim.DPIR(sigma=max(sigma, 1 / 255), denoiser=den, device=device or "cpu")
     with torch.no_grad():
-        out = model(_to_t(y, device), physics.to(device))
-    return _to_np(out)
-
-
-BASELINES = ("wiener", "tv", "bicubic", "push-pull", "cbm3d/hqs")
+        out = model(to_tensor(y).to(device), physics.to(device))
+    return to_numpy(out)
 
 
 def _read_baselines(path: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
@@ -132,7 +144,9 @@ def _read_baselines(path: Path) -> dict[tuple[str, str, str, str], dict[str, Any
             dict(r, psnr=float(r["psnr"]), ssim=float(r["ssim"]), seconds=float(r["seconds"])) for r in rows}
 
 
-class _Recorder:
+class Recorder:
+    """Runs each (problem, setting, image, method), scores it and keeps the rows."""
+
     def __init__(self, reuse: dict[tuple[str, str, str, str], dict[str, Any]] | None = None) -> None:
         self.rows: list[dict[str, Any]] = []
         self.reuse = reuse or {}
@@ -146,66 +160,45 @@ class _Recorder:
         t0 = time.perf_counter()
         out = fn()
         dt = time.perf_counter() - t0
-        psnr, ssim = _metrics(out, ref, border)
+        p, s = psnr(out, ref, border=border), ssim(out, ref, border=border)
         self.rows.append(dict(problem=problem, setting=setting, image=image, method=method,
-                              psnr=round(psnr, 4), ssim=round(ssim, 5), seconds=round(dt, 3)))
-        logger.info("%-8s %-14s %-12s %-22s %6.2f dB  %.4f  %.1f s", problem, setting, image, method, psnr, ssim, dt)
+                              psnr=round(p, 4), ssim=round(s, 5), seconds=round(dt, 3)))
+        logger.info("%-8s %-14s %-12s %-22s %6.2f dB  %.4f  %.1f s", problem, setting, image, method, p, s, dt)
 
 
-def _deblur(rec, root, priors, args, device) -> None:
-    from scipy import ndimage
-
-    import deepinv as dinv
-
-    from . import baselines
-    from .api import pnp_deblur
-    from .kernels import levin_kernel
-
+def run_deblur(rec: Recorder, root: Path, priors: dict[str, Any], args: argparse.Namespace) -> None:
     images = _images(root, "Set3C", 1 if args.quick else None)
     kernels = [1, 4] if args.quick else list(range(1, 9))
     mode = "reflect" if args.boundary == "reflect" else "wrap"
     boundary = "unknown" if mode == "reflect" else "circular"
+    device = args.device
     for level in args.noise:
         sigma = level / 255
         setting = f"noise {level}"
         for name, x in images:
             for ki in kernels:
                 k = levin_kernel(ki)
-                rng = _stable_rng(args.seed, "deblur", name, ki, level)
-                y = np.stack([ndimage.convolve(x[..., c], k, mode=mode) for c in range(3)], -1)
-                y = (y + sigma * rng.standard_normal(y.shape)).astype(np.float32)
+                y = degrade_blur(x, k, sigma, (args.seed, "deblur", name, str(ki), str(level)), mode=mode)
                 tag = f"{name}/k{ki}"
                 for label, den in priors.items():
                     for m in args.methods:
                         rec.run("deblur", setting, tag, f"{label}/{m}",
-                                lambda: pnp_deblur(y, k, den, sigma=sigma, method=m, boundary=boundary, device=device), x)
+                                lambda: pnp_deblur(y, k, prior=den, sigma=sigma, method=m, boundary=boundary,
+                                                   device=device), x)
                     if not args.no_dpir:
-                        phys = dinv.physics.BlurFFT(img_size=(3, *x.shape[:2]), filter=torch.from_numpy(k).float()[None, None])
+                        phys = dinv.physics.BlurFFT(img_size=(3, *x.shape[:2]),
+                                                    filter=torch.from_numpy(k).float()[None, None])
                         rec.run("deblur", setting, tag, f"{label}/dpir", lambda: _dpir(den, y, phys, sigma, device), x)
                 if not args.no_baselines:
-                    rec.run("deblur", setting, tag, "wiener", lambda: baselines.wiener_deblur(y, k, sigma=sigma), x)
-                    rec.run("deblur", setting, tag, "tv", lambda: baselines.tv_deblur(y, k, sigma=sigma), x)
+                    rec.run("deblur", setting, tag, "wiener", lambda: wiener_deblur(y, k, sigma=sigma), x)
+                    rec.run("deblur", setting, tag, "tv", lambda: tv_deblur(y, k, sigma=sigma), x)
                 if args.bm3d:
                     rec.run("deblur", setting, tag, "cbm3d/hqs",
-                            lambda: baselines.pnp_cbm3d_deblur(y, k, sigma=sigma, boundary=boundary), x)
+                            lambda: pnp_cbm3d_deblur(y, k, sigma=sigma, boundary=boundary), x)
 
 
-def _check_bm3d(args: argparse.Namespace) -> None:
-    """With ``--bm3d``, an error that says how to install ``bm3d`` when it is missing."""
-    from pnpleaves.models.bm3d import bm3d_available
-
-    if args.bm3d and not bm3d_available():
-        raise ValueError("--bm3d needs the optional 'bm3d' package, which is not installed; "
-                         "pip install bm3d (or pip install -e '.[bm3d]'), or drop --bm3d.")
-
-
-def _sr(rec, root, priors, args, device) -> None:
-    import deepinv as dinv
-
-    from . import baselines
-    from .api import pnp_super_resolve
-    from .problems import bicubic_kernel
-
+def run_sr(rec: Recorder, root: Path, priors: dict[str, Any], args: argparse.Namespace) -> None:
+    device = args.device
     for scale in args.scales:
         kt = torch.from_numpy(bicubic_kernel(scale)).float()[None, None]
         for set_name in ("Set5", "Set14"):
@@ -213,45 +206,28 @@ def _sr(rec, root, priors, args, device) -> None:
             for name, x in _images(root, set_name, 1 if args.quick else None):
                 h, w = (x.shape[0] // scale) * scale, (x.shape[1] // scale) * scale
                 x = x[:h, :w]
-                down = dinv.physics.Downsampling(img_size=(3, h, w), filter=kt, factor=scale, padding="reflect")
-                with torch.no_grad():
-                    y = _to_np(down.A(_to_t(x, "cpu"))).astype(np.float32)
+                y = degrade_sr(x, scale)
                 for label, den in priors.items():
                     for m in args.methods:
                         rec.run("sr", setting, name, f"{label}/{m}",
                                 lambda: pnp_super_resolve(y, scale, prior=den, sigma=0.0, method=m, device=device),
                                 x, scale)
                     if not args.no_dpir:
-                        phys = dinv.physics.Downsampling(img_size=(3, h, w), filter=kt, factor=scale, padding="circular")
+                        phys = dinv.physics.Downsampling(img_size=(3, h, w), filter=kt, factor=scale,
+                                                         padding="circular")
                         rec.run("sr", setting, name, f"{label}/dpir", lambda: _dpir(den, y, phys, 0.0, device), x, scale)
                 if not args.no_baselines:
-                    rec.run("sr", setting, name, "bicubic", lambda: baselines.bicubic_upsample(y, scale), x, scale)
-                    rec.run("sr", setting, name, "tv", lambda: baselines.tv_super_resolve(y, scale, sigma=0.0), x, scale)
+                    rec.run("sr", setting, name, "bicubic", lambda: bicubic_upsample(y, scale), x, scale)
+                    rec.run("sr", setting, name, "tv", lambda: tv_super_resolve(y, scale, sigma=0.0), x, scale)
                 if args.bm3d:
                     rec.run("sr", setting, name, "cbm3d/hqs",
-                            lambda: pnp_super_resolve(y, scale, prior=baselines.BM3DDenoiser(), sigma=0.0), x, scale)
+                            lambda: pnp_super_resolve(y, scale, prior=BM3DDenoiser(), sigma=0.0), x, scale)
 
 
-def _masks(shape: tuple[int, int], seed: int, name: str) -> dict[str, np.ndarray]:
-    h, w = shape
-    out = {}
-    for frac in (0.5, 0.8):
-        out[f"{int(frac * 100)}% missing"] = _stable_rng(seed, "mask", name, frac).random((h, w)) >= frac
-    block = np.ones((h, w), bool)
-    block[h // 2 - 64 : h // 2 + 64, w // 2 - 64 : w // 2 + 64] = False
-    out["block 128"] = block
-    return out
-
-
-def _inpaint(rec, root, priors, args, device) -> None:
-    import deepinv as dinv
-
-    from . import baselines
-    from .api import pnp_inpaint
-    from .problems import fill_missing
-
+def run_inpaint(rec: Recorder, root: Path, priors: dict[str, Any], args: argparse.Namespace) -> None:
+    device = args.device
     for name, x in _images(root, "Kodak24", 1 if args.quick else 6):
-        for setting, mask in _masks(x.shape[:2], args.seed, name).items():
+        for setting, mask in inpainting_masks(x.shape[:2], args.seed, name).items():
             y = (x * mask[..., None]).astype(np.float32)
             mt = torch.from_numpy(mask.astype(np.float32))[None, None].expand(1, 3, *mask.shape)
             for label, den in priors.items():
@@ -262,12 +238,22 @@ def _inpaint(rec, root, priors, args, device) -> None:
                     phys = dinv.physics.Inpainting(img_size=(3, *mask.shape), mask=mt.clone())
                     rec.run("inpaint", setting, name, f"{label}/dpir", lambda: _dpir(den, y, phys, 0.0, device), x)
             if not args.no_baselines:
-                rec.run("inpaint", setting, name, "push-pull",
-                        lambda: _to_np(fill_missing(_to_t(y, "cpu"), mt)), x)
-                rec.run("inpaint", setting, name, "tv", lambda: baselines.tv_inpaint(y, mask, sigma=0.0), x)
+                rec.run("inpaint", setting, name, "push-pull", lambda: to_numpy(fill_missing(to_tensor(y), mt)), x)
+                rec.run("inpaint", setting, name, "tv", lambda: tv_inpaint(y, mask, sigma=0.0), x)
             if args.bm3d:
                 rec.run("inpaint", setting, name, "cbm3d/hqs",
-                        lambda: pnp_inpaint(y, mask, prior=baselines.BM3DDenoiser(), sigma=0.0), x)
+                        lambda: pnp_inpaint(y, mask, prior=BM3DDenoiser(), sigma=0.0), x)
+
+
+def time_default_deblur(root: Path, prior: Any, device=None) -> float:
+    """Seconds for ``pnp_deblur`` with default settings on a 512x512 colour image (Kodak24_full crop)."""
+    x = read_image(list_images(root / "testsets" / "Kodak24_full")[0], channels=3)[:512, :512].astype(np.float64)
+    k = levin_kernel(4)
+    y = degrade_blur(x, k, 0.01, (0, "timing"), clip=True)
+    pnp_deblur(y[:64, :64], k, prior=prior, sigma=0.01, device=device)  # warm-up
+    t0 = time.perf_counter()
+    pnp_deblur(y, k, prior=prior, device=device)
+    return time.perf_counter() - t0
 
 
 # --------------------------------------------------------------------------- summary
@@ -307,6 +293,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def check_targets(rows: list[dict[str, Any]], priors: list[str], timing: float | None) -> list[str]:
+    """The project's internal targets, one ``[ok]`` / ``[MISS]`` / ``[WARN]`` line each (``--check-targets``)."""
     means, cols = summarise(rows)
     out = []
 
@@ -345,63 +332,67 @@ def check_targets(rows: list[dict[str, Any]], priors: list[str], timing: float |
     return out
 
 
-def time_default_deblur(root: Path, prior: Any, device=None) -> float:
-    """Seconds for ``pnp_deblur`` with default settings on a 512x512 colour image (Kodak24_full crop)."""
-    from scipy import ndimage
-
-    from pnpleaves.io import list_images, read_image
-
-    from .api import pnp_deblur
-    from .kernels import levin_kernel
-
-    x = read_image(list_images(root / "testsets" / "Kodak24_full")[0], channels=3)[:512, :512].astype(np.float64)
-    k = levin_kernel(4)
-    y = np.stack([ndimage.convolve(x[..., c], k, mode="reflect") for c in range(3)], -1)
-    y = np.clip(y + 0.01 * _stable_rng(0, "timing").standard_normal(y.shape), 0, 1).astype(np.float32)
-    pnp_deblur(y[:64, :64], k, prior, sigma=0.01, device=device)  # warm-up
-    t0 = time.perf_counter()
-    pnp_deblur(y, k, prior, device=device)
-    return time.perf_counter() - t0
+# --------------------------------------------------------------------------- main
 
 
-def run(args: argparse.Namespace) -> int:
-    from pnpleaves.priors import resolve_prior
-
-    _check_bm3d(args)  # before any work: a missing optional package fails at once
-    root = Path(args.data) if args.data else default_data_root()
-    if not (root / "testsets").is_dir():
-        raise FileNotFoundError(f"no testsets/ folder under {str(root)!r}; pass --data or set PNPLEAVES_DATA.")
+def _load_priors(names: list[str], device) -> dict[str, Any]:
     priors: dict[str, Any] = {}
-    for p in args.priors:
+    for p in names:
+        if p == "none":
+            continue
         try:
-            den, _ = resolve_prior(p, args.device)
+            den, _ = resolve_prior(p, device)
         except (ValueError, FileNotFoundError) as exc:
             print(f"note: skipping prior {p!r}: {exc}")
             continue
         priors[Path(p).stem if os.sep in p or p.endswith(".safetensors") else p] = den
+    return priors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # fail before any work: a missing optional package or data folder
+    if args.bm3d and not bm3d_available():
+        parser.error("--bm3d needs the optional 'bm3d' package, which is not installed; "
+                     "pip install bm3d (or pip install -e '.[bm3d]'), or drop --bm3d.")
+    data = args.data or os.environ.get("PNPLEAVES_DATA")
+    if not data:
+        parser.error("no data folder: pass --data DIR or set PNPLEAVES_DATA (the folder that holds testsets/).")
+    root = Path(data)
+    if not (root / "testsets").is_dir():
+        parser.error(f"no testsets/ folder under {str(root)!r}; pass --data DIR or set PNPLEAVES_DATA.")
     reuse = None
     if args.reuse_baselines:
         path = Path(args.reuse_baselines)
         if not path.is_file():
-            raise FileNotFoundError(f"--reuse-baselines: no CSV at {str(path)!r}; run the benchmark once with "
-                                    "the baselines and --csv FILE first.")
+            parser.error(f"--reuse-baselines: no CSV at {str(path)!r}; run the benchmark once with "
+                         "the baselines and --csv FILE first.")
         reuse = _read_baselines(path)
-    rec = _Recorder(reuse)
-    for prob, fn in (("deblur", _deblur), ("sr", _sr), ("inpaint", _inpaint)):
-        if prob in args.problems:
-            fn(rec, root, priors, args, args.device)
+    priors = _load_priors(args.priors, args.device)
+    rec = Recorder(reuse)
+    for problem, run in (("deblur", run_deblur), ("sr", run_sr), ("inpaint", run_inpaint)):
+        if problem in args.problems:
+            run(rec, root, priors, args)
     # write the rows first: nothing measured is lost if the timing below fails or is interrupted
     path = Path(args.csv)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["problem", "setting", "image", "method", "psnr", "ssim", "seconds"])
-        w.writeheader()
-        w.writerows(rec.rows)
+        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rec.rows)
     print(format_table(rec.rows))
     print(f"wrote {path} ({len(rec.rows)} rows)")
     timing = None
     if not args.no_timing and "vl-drunet" in priors:
         timing = time_default_deblur(root, priors["vl-drunet"], args.device)
-    for line in check_targets(rec.rows, list(priors), timing):
-        print(line)
+        print(f"pnp_deblur, 512x512 colour, default settings: {timing:.1f} s")
+    if args.check_targets:
+        for line in check_targets(rec.rows, list(priors), timing):
+            print(line)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,22 +1,27 @@
-"""PnP HQS / ADMM against closed forms with a linear Gaussian (Wiener) denoiser; schedules; DPIR parity."""
+"""pnpleaves.restoration.pnp: HQS / ADMM against closed forms with a linear Gaussian (Wiener) denoiser; DPIR parity.
+
+Also the denoiser wrappers as the solvers use them (pnpleaves.models.wrappers, pnpleaves.images.dihedral).
+:class:`GradientWiener` is shared with the other restoration test modules.
+"""
 
 import math
 
 import deepinv as dinv
-import numpy as np
 import pytest
 import torch
 from deepinv.models import Denoiser
 from deepinv.optim.dpir import get_DPIR_params
 
-from pnpleaves.restoration.problems import blur_problem, gaussian_kernel
-from pnpleaves.restoration.schedules import DEFAULTS, Schedule, ScheduleParams, default_params, make_schedule
 from pnpleaves.images import dihedral
 from pnpleaves.models.wrappers import ChannelAdapter, DihedralCycle, adapt_denoiser, denoiser_channels
-from pnpleaves.restoration.solvers import build_solver, solve
+from pnpleaves.restoration.kernels import gaussian_kernel
+from pnpleaves.restoration.pnp import build_solver, solve
+from pnpleaves.restoration.problems import blur_problem
+from pnpleaves.restoration.schedules import Schedule
 
 
-def _lap(h, w):
+def laplacian_symbol(h, w):
+    """|L|^2 of the circular Laplacian on an h x w grid (float64)."""
     fy = torch.arange(h, dtype=torch.float64)
     fx = torch.arange(w, dtype=torch.float64)
     return 4 * torch.sin(math.pi * fy / h)[:, None] ** 2 + 4 * torch.sin(math.pi * fx / w)[None, :] ** 2
@@ -35,7 +40,7 @@ class GradientWiener(Denoiser):
 
     def forward(self, x, sigma, **kwargs):
         tau = float(sigma) ** 2 / self.c
-        d = 1.0 / (1.0 + tau * _lap(*x.shape[-2:]))
+        d = 1.0 / (1.0 + tau * laplacian_symbol(*x.shape[-2:]))
         return torch.fft.ifft2(torch.fft.fft2(x) * d.to(x.dtype)).real
 
 
@@ -46,7 +51,7 @@ def _setup():
     p = blur_problem(x, k, boundary="circular")  # measurement y = x (any data works for a fixed point)
     H = torch.fft.fft2(torch.roll(torch.nn.functional.pad(k, (0, 20 - k.shape[-1], 0, 24 - k.shape[-2])),
                                   (-(k.shape[-2] // 2), -(k.shape[-1] // 2)), (-2, -1)))
-    return p, H, _lap(24, 20)
+    return p, H, laplacian_symbol(24, 20)
 
 
 def _constant(sigma, gamma, n):
@@ -110,29 +115,6 @@ def test_hqs_windowed_boundary_converges_to_the_dense_solution():
     fixed = torch.linalg.solve(torch.eye(n, dtype=torch.float64) - D @ P, rhs)
     out = solve(p, den, _constant(sigma, gamma, 500), "hqs")  # spectral radius of the map: 0.94
     assert float((out.reshape(-1) - fixed).abs().max()) < 1e-9
-
-
-def test_dpir_schedule_matches_deepinv():
-    for sigma in (0.01, 0.03, 7.65 / 255):
-        sig_ref, step_ref, n = get_DPIR_params(sigma)
-        s = make_schedule(sigma, ScheduleParams(n_iter=n, sigma_min=1e-6))
-        assert np.allclose(s.sigmas, sig_ref.numpy(), rtol=1e-5)
-        assert np.allclose(s.stepsizes, step_ref.numpy(), rtol=1e-4)
-
-
-def test_schedule_clips_into_the_prior_range_and_is_pure():
-    s = make_schedule(0.0, ScheduleParams(n_iter=5, sigma_start=0.3), sigma_range=(2 / 255, 0.2))
-    assert max(s.sigmas) <= 0.2 and min(s.sigmas) >= 2 / 255 - 1e-15
-    assert list(s.sigmas) == sorted(s.sigmas, reverse=True)
-    assert make_schedule(0.02, default_params("deblur", "hqs")) == make_schedule(0.02, default_params("deblur", "hqs"))
-    assert make_schedule(0.02, n_iter=1).n_iter == 1
-    assert set(DEFAULTS) == {(p, m) for p in ("deblur", "sr", "inpaint") for m in ("hqs", "admm")}
-    with pytest.raises(ValueError, match="method must be one of 'hqs', 'admm'"):
-        default_params("deblur", "pgd")
-    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
-        make_schedule(-0.1)
-    with pytest.raises(ValueError, match="n_iter must be an integer >= 1"):
-        ScheduleParams(n_iter=0)
 
 
 def test_hqs_solver_equals_deepinv_dpir():
@@ -214,43 +196,3 @@ def test_dihedral_ensemble_averages_the_eight_and_keeps_equivariant_denoisers():
     assert torch.allclose(DihedralCycle(wiener, "ensemble")(x, 0.1), wiener(x, 0.1), atol=1e-12)
     with pytest.raises(ValueError, match="mode must be one of"):
         DihedralCycle(wiener, "x16")
-
-
-class _SmoothShift(Denoiser):
-    """Not equivariant, and its strength follows sigma: averages the image with its one-pixel roll."""
-
-    def forward(self, x, sigma, **kwargs):
-        w = float(sigma) / (float(sigma) + 0.05)
-        return (1 - w) * x + w * 0.5 * (x + torch.roll(x, 1, dims=-2))
-
-
-def test_sr_probe_default_variant_is_the_api_and_renoising_is_seeded():
-    import warnings
-
-    from pnpleaves import pnp_super_resolve
-    from pnpleaves.restoration.sr_probe import Variant, run_variant
-
-    x = np.random.default_rng(0).random((37, 44, 3))
-    y = x.reshape(37, 11, 4, 3)[:36].reshape(9, 4, 11, 4, 3).mean(axis=(1, 3))  # any 9x11 low-res image
-    case = {"y": y, "scale": 4}
-    den = _SmoothShift()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # sigma=0 is below the floor of the schedule
-        api = pnp_super_resolve(y, 4, prior=den, sigma=0.0)
-    np.testing.assert_allclose(run_variant(case, den, Variant()), api, atol=1e-6)
-    assert not np.allclose(run_variant(case, den, Variant(sigma_scale=1.4)), api, atol=1e-3)
-    noisy = Variant(renoise=1.0, draws=2)
-    a, b = run_variant(case, den, noisy, seed=1), run_variant(case, den, noisy, seed=1)
-    assert np.array_equal(a, b) and not np.allclose(a, run_variant(case, den, noisy, seed=2), atol=1e-4)
-
-
-def test_sr_probe_runs_the_chosen_variants_on_the_tuning_cases():
-    from pnpleaves.restoration.bench import default_data_root
-    from pnpleaves.restoration.sr_probe import VARIANTS, probe
-
-    if not (default_data_root() / "testsets" / "Kodak24").is_dir():
-        pytest.skip("development data not available")
-    res = probe(_SmoothShift(), {k: VARIANTS[k] for k in ("iter4", "default")}, scale=4, n_images=1)
-    assert [r["variant"] for r in res] == ["(bicubic)", "(data step of the truth)", "iter4", "default"]
-    assert len(res[2]["per_image"]) == 1 and all(15 < r["psnr"] < 40 for r in res[2:])
-    assert res[2]["psnr"] != res[3]["psnr"] and res[1]["psnr"] > 45  # the forward model matches the data
