@@ -38,7 +38,8 @@ FAST = os.environ.get("PNPLEAVES_FAST") == "1"
 SIZE = 32 if FAST else 96
 N = 3 if FAST else 6
 STEPS = 20 if FAST else 100
-OUT = os.path.join("demos", "_out")
+HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
+OUT = os.path.join(HERE, "_out")
 WANTED = [p for p in os.environ.get("PNPLEAVES_PRIORS", "vl-drunet,dl-drunet").split(",") if p]
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -79,7 +80,6 @@ def save_rows(rows: dict, title: str, filename: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(os.path.join(OUT, filename), dpi=120)
-    plt.close(fig)
 
 
 save_rows(samples, f"prior samples, {SIZE}x{SIZE}, ancestral sampler, {STEPS} steps", "prior_samples.png")
@@ -118,7 +118,6 @@ for ax, (sigma, img) in zip(axes[0], states):
     ax.set_xticks([]), ax.set_yticks([])
 fig.tight_layout()
 fig.savefig(os.path.join(OUT, "prior_chain_strip.png"), dpi=120)
-plt.close(fig)
 
 import imageio.v3 as iio  # noqa: E402
 
