@@ -50,8 +50,9 @@ def generate(plan: list[dict], out: Path, n: int, size: int, workers: int) -> di
     for run in plan:
         recipes.setdefault(_dataset_key(run["data"]), run["data"])
     folders, procs = {}, []
-    per = max(1, workers // len(recipes))
+    cost = {key: (1.0 if data["generator"] == "vl" else 0.1) for key, data in recipes.items()}
     for i, (key, data) in enumerate(recipes.items()):
+        per = max(1, round(workers * cost[key] / sum(cost.values())))
         folder = out / f"data{i}"
         folders[key] = folder
         cmd = [sys.executable, "-m", "pnpleaves.cli", "generate", "--model", data["generator"], "--n", str(n),
@@ -107,7 +108,8 @@ def train_phase(plan, phase, folders, out, testset, seconds, workers) -> None:
 
 
 def evaluate(plan, out, testset) -> None:
-    rows = []
+    """Every run's final weights on the test set, all runs at once (one process each)."""
+    jobs, rows = [], []
     for run in plan:
         folder = out / f"{run['name']}-p2"
         if not (folder / "model.safetensors").is_file():
@@ -116,23 +118,26 @@ def evaluate(plan, out, testset) -> None:
         cmd = [sys.executable, "-m", "pnpleaves.cli", "eval-denoiser", "--prior", str(folder), "--testset", testset,
                "--sigma", "15", "--sigma", "25", "--sigma", "50", "--no-bm3d", "--no-ssim", "--device", DEVICE,
                "--csv", str(csv_path)]
-        res = subprocess.run(cmd, capture_output=True, text=True)
-        print(res.stdout[-2000:], res.stderr[-2000:], flush=True)
-        if res.returncode == 0:
-            with open(csv_path) as f:
-                per = {}
-                for r in csv.DictReader(f):
-                    if r["method"] == "denoiser":
-                        per.setdefault(r["sigma"], []).append(float(r["psnr"]))
-            for s, v in per.items():
-                rows.append({"run": run["name"], "sigma": s, "psnr": sum(v) / len(v), "n": len(v),
-                             "weights": str(folder / "model.safetensors")})
+        log = open(out / f"{run['name']}-eval.log", "w")
+        jobs.append((run, folder, csv_path, _sh(cmd, stdout=log, stderr=subprocess.STDOUT)))
+    for run, folder, csv_path, proc in jobs:
+        if proc.wait() != 0 or not csv_path.is_file():
+            print(f"evaluation of {run['name']} failed (see {out}/{run['name']}-eval.log)", flush=True)
+            continue
+        with open(csv_path) as f:
+            per: dict[str, list[float]] = {}
+            for r in csv.DictReader(f):
+                if r["method"] == "denoiser":
+                    per.setdefault(r["sigma"], []).append(float(r["psnr"]))
+        for s, v in per.items():
+            rows.append({"run": run["name"], "sigma": s, "psnr": sum(v) / len(v), "n": len(v),
+                         "weights": str(folder / "model.safetensors")})
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, ["run", "sigma", "psnr", "n", "weights"])
         w.writeheader()
         w.writerows(rows)
     for r in rows:
-        print(f"{r['run']:>24}  sigma {r['sigma']:>4}  {r['psnr']:.2f} dB  ({r['n']} images)")
+        print(f"{r['run']:>24}  sigma {r['sigma']:>4}  {r['psnr']:.2f} dB  ({r['n']} images)", flush=True)
 
 
 def main() -> int:
@@ -144,6 +149,10 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--gen-workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--loader-workers", type=int, default=2)
+    ap.add_argument("--deadline", type=float, default=0,
+                    help="seconds for the whole run: the training phases share what generation leaves, minus "
+                         "--reserve for the evaluation (overrides --phase1/--phase2)")
+    ap.add_argument("--reserve", type=float, default=75)
     ap.add_argument("--phase1", type=float, default=260)
     ap.add_argument("--phase2", type=float, default=100)
     ap.add_argument("--device", default="cuda")
@@ -156,6 +165,11 @@ def main() -> int:
     t0 = time.time()
     folders = generate(plan, out, args.n_images, args.size, args.gen_workers)
     print(f"generated in {time.time() - t0:.0f} s", flush=True)
+    if args.deadline:
+        left = args.deadline - (time.time() - t0) - args.reserve
+        left = max(left, 120.0)
+        args.phase1, args.phase2 = 0.72 * left, 0.28 * left
+        print(f"phases: {args.phase1:.0f} s + {args.phase2:.0f} s", flush=True)
     train_phase(plan, 1, folders, out, args.testset, args.phase1, args.loader_workers)
     print(f"phase 1 done at {time.time() - t0:.0f} s", flush=True)
     train_phase(plan, 2, folders, out, args.testset, args.phase2, args.loader_workers)
