@@ -11,8 +11,11 @@ A bad value raises :class:`~pnpleaves.errors.InputError` (a ``ValueError``), a v
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
+
+import torch
 
 from pnpleaves.errors import InputError, InputTypeError
 
@@ -66,6 +69,20 @@ def check_choice(value: Any, name: str, choices: Iterable[str], hint: str = "") 
     return value
 
 
+#: the largest image (in pixels, ``H * W``) the library allocates: a guard against a mistyped size or scale
+#: (2**27 pixels, e.g. 11585 x 11585; a float32 RGB image of that size alone takes 1.6 GB)
+MAX_PIXELS = 2**27
+
+
+def check_pixels(h: int, w: int, name: str = "size") -> None:
+    """Refuse an image of ``h x w`` pixels larger than :data:`MAX_PIXELS`, before anything is allocated."""
+    if int(h) * int(w) > MAX_PIXELS:
+        raise InputError(
+            f"{name} asks for a {int(h)}x{int(w)} image ({int(h) * int(w) / 1e6:.0f} MP), more than the limit of "
+            f"{MAX_PIXELS / 1e6:.0f} MP (pnpleaves._checks.MAX_PIXELS); use a smaller size, or process tiles."
+        )
+
+
 def check_size(size: Any, name: str = "size") -> tuple[int, int]:
     """Normalise an image size: an int ``S`` gives ``(S, S)``; a pair ``(H, W)`` is kept."""
     if isinstance(size, (tuple, list)):
@@ -88,3 +105,24 @@ def check_range_pair(value: Any, name: str, *, low: float | None = None, high: f
     if lo > hi:
         raise InputError(f"{name} must satisfy lo <= hi; got {value!r}. Swap the two values.")
     return lo, hi
+
+
+def prior_label(prior: Any) -> str:
+    """How an error names a ``prior`` argument: its registered name or path, else the module's name."""
+    if isinstance(prior, (str, os.PathLike)):
+        return repr(str(prior))
+    name = getattr(prior, "name", None)
+    return repr(name) if isinstance(name, str) else type(prior).__name__
+
+
+def check_output(x: Any, prior: Any, what: str = "the result") -> Any:
+    """Return the tensor ``x`` after checking it holds only finite values, else raise an InputError that
+    blames the prior (its input was checked before): a damaged weights file or an unsuitable denoiser."""
+    if not bool(torch.isfinite(x).all()):
+        n_bad = int((~torch.isfinite(x)).sum())
+        raise InputError(
+            f"{what} holds {n_bad} NaN/Inf value(s) out of {x.numel()}: the prior {prior_label(prior)} returned "
+            "non-finite values (damaged weights, or a denoiser that does not fit this input). Check the prior's "
+            "file (pnpleaves.load_prior verifies registered names and files written by pnpleaves) or try another prior."
+        )
+    return x

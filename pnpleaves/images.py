@@ -5,7 +5,8 @@ back. Input normalisation for the restoration and sampling functions:
 
 Every ``pnp_*`` function accepts NumPy ``(H, W)`` / ``(H, W, C)`` arrays (uint8, uint16, bool, or
 float in [0, 1]) and torch ``(C, H, W)`` / ``(B, C, H, W)`` tensors, and returns the same kind and
-layout as float in [0, 1]. Internally everything is a float32 ``(B, C, H, W)`` tensor. Inputs are
+layout as float in [0, 1]. Float values within about [-0.5, 1.5] (noisy data) are used as they are;
+a float image with values beyond (0-255 or 0-65535 data) is refused with an InputError. Internally everything is a float32 ``(B, C, H, W)`` tensor. Inputs are
 never modified in place: the conversion always copies.
 """
 
@@ -26,10 +27,15 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Layout", "dihedral", "kernel_to_tensor", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
 
-#: values this far outside [0, 1] are clipped without a warning (round-off of float pipelines)
-CLIP_TOLERANCE = 1e-6
+#: float values within [-SCALE_TOLERANCE, 1 + SCALE_TOLERANCE] are accepted as they are (noisy data on the
+#: [0, 1] scale); values beyond are refused as another scale (0-255, 0-65535)
+SCALE_TOLERANCE = 0.5
 #: a kernel whose sum differs from 1 by more than this is normalised *with* a warning
 KERNEL_SUM_TOLERANCE = 1e-3
+#: a kernel with a side longer than this draws a warning (it is more likely a photograph than a blur)
+KERNEL_WARN_SIZE = 128
+#: a mask with more than this fraction of grey pixels (neither black nor white) draws a warning
+MASK_GREY_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,12 @@ class Layout:
 
 
 def _float_range_check(t: torch.Tensor, name: str) -> torch.Tensor:
-    """Reject NaN/Inf; clip values outside [0, 1] (warning when clearly outside)."""
+    """Reject NaN/Inf and values on another scale; keep values within :data:`SCALE_TOLERANCE` as they are.
+
+    A noisy observation of an image in [0, 1] goes slightly below 0 and above 1: clipping it would bias
+    the Gaussian data term, so such values are used as they are (the *output* is clipped to [0, 1]).
+    Values far outside (a float image on the 0-255 or 0-65535 scale) raise an InputError.
+    """
     if not torch.isfinite(t).all():
         n_bad = int((~torch.isfinite(t)).sum())
         raise InputError(
@@ -62,14 +73,20 @@ def _float_range_check(t: torch.Tensor, name: str) -> torch.Tensor:
             "Replace them (e.g. numpy.nan_to_num) or mark those pixels missing and use pnp_inpaint."
         )
     lo, hi = float(t.min()), float(t.max())
-    if lo < -CLIP_TOLERANCE or hi > 1.0 + CLIP_TOLERANCE:
-        warnings.warn(
-            f"{name} is expected in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. They were clipped to [0, 1]. "
-            "Divide by 255 (8-bit) or 65535 (16-bit) data first, or pass the integer array itself.",
-            UserWarning,
-            stacklevel=4,
+    if hi > 1.0 + SCALE_TOLERANCE:
+        scale = "0-65535 (16-bit)" if hi > 255.5 else "0-255 (8-bit)"
+        raise InputError(
+            f"{name} is a float image expected on the [0, 1] scale (noisy values within "
+            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted); got values up to {hi:.4g}, which looks like "
+            f"{scale} data. Divide it by 255 (8-bit) or 65535 (16-bit) first, or pass the integer array itself."
         )
-    return t.clamp(0.0, 1.0)
+    if lo < -SCALE_TOLERANCE:
+        raise InputError(
+            f"{name} is a float image expected on the [0, 1] scale (noisy values within "
+            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted); got values down to {lo:.4g}. "
+            "Rescale it to [0, 1] first (e.g. (img + 1) / 2 for data on [-1, 1])."
+        )
+    return t
 
 
 def _numpy_to_float(arr: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
@@ -100,6 +117,11 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
             "pnpleaves.io.read_image(path), or use the command line (pnpleaves deblur IMG ...)."
         )
     if isinstance(img, torch.Tensor):
+        if img.ndim == 3 and img.shape[-1] in (1, 3) and img.shape[0] not in (1, 3):
+            raise InputError(
+                f"{name} as a torch tensor must be channels-first (C, H, W); got shape {tuple(img.shape)}, which "
+                f"looks like (H, W, C). Permute it: {name}.permute(2, 0, 1)."
+            )
         if img.ndim not in (3, 4):
             raise InputError(
                 f"{name} as a torch tensor must be (C, H, W) or (B, C, H, W); got shape {tuple(img.shape)}. "
@@ -195,14 +217,26 @@ def mask_to_tensor(mask: Any, image: torch.Tensor) -> torch.Tensor:
             f"mask must be {expected}; got shape {shown} for an image of {H}x{W} pixels with {C} channel(s). "
             "Resize or crop the mask to the image (1 = observed pixel, 0 = missing)."
         )
+    mask_min, mask_max = (float(m.min()), float(m.max())) if torch.isfinite(m).all() else (0.0, 0.0)
     if not torch.isfinite(m).all() or float(m.min()) < 0 or float(m.max()) > 1:
         raise InputError(
             "mask values must be in [0, 1] (1 = observed, 0 = missing); "
             f"got values in [{float(m.min()):.4g}, {float(m.max()):.4g}]."
         )
+    grey = float(((m > 0.02) & (m < 0.98)).double().mean())
+    if grey > MASK_GREY_FRACTION:
+        warnings.warn(
+            f"mask has grey levels at {grey:.0%} of its pixels (a mask is black and white: 1 = observed, 0 = missing); "
+            "it was thresholded at 0.5. Is it a photograph rather than a mask?",
+            UserWarning,
+            stacklevel=3,
+        )
     m = (m >= 0.5).float()
     if float(m.sum()) == 0:
-        raise InputError("mask marks no pixel as observed (all zeros); 1 = observed, 0 = missing.")
+        raise InputError(
+            f"mask marks no pixel as observed: no value reaches 0.5 (its values lie in [{float(mask_min):.4g}, "
+            f"{float(mask_max):.4g}]); 1 = observed, 0 = missing, thresholded at 0.5."
+        )
     return m
 
 
@@ -257,6 +291,13 @@ def kernel_to_tensor(
         raise InputError(
             f"{name} of size {k.shape[0]}x{k.shape[1]} is larger than the image ({H}x{W}); expected a kernel no "
             "larger than the image. Crop the kernel to its support or pass the full-size image."
+        )
+    if max(k.shape) > KERNEL_WARN_SIZE:
+        warnings.warn(
+            f"{name} is {k.shape[0]}x{k.shape[1]}, larger than any usual blur kernel (> {KERNEL_WARN_SIZE} pixels): "
+            "is it a photograph rather than a kernel? It is used as given.",
+            UserWarning,
+            stacklevel=3,
         )
     if abs(total - 1.0) > KERNEL_SUM_TOLERANCE:
         warnings.warn(

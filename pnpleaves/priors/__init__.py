@@ -21,6 +21,7 @@ from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.models import build_model
 from pnpleaves.priors.files import (
     DEFAULT_SIGMA_RANGE,
+    check_state,
     file_sha256,
     read_checkpoint_file,
     read_safetensors_metadata,
@@ -84,6 +85,7 @@ def _looks_like_path(value: str | os.PathLike) -> bool:
 
 
 def _build_and_load(arch: str, arch_kwargs: dict, state: dict[str, torch.Tensor], source: str) -> Denoiser:
+    check_state(state, source)
     model = build_model(arch, arch_kwargs)
     state = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
     try:

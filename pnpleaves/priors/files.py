@@ -23,10 +23,13 @@ from pnpleaves.errors import InputError
 __all__ = [
     "DEFAULT_SIGMA_RANGE",
     "FORMAT_TAG",
+    "TENSORS_SHA256_KEY",
+    "check_state",
     "file_sha256",
     "read_checkpoint_file",
     "read_safetensors_metadata",
     "read_weights",
+    "tensors_sha256",
     "write_weights",
 ]
 
@@ -34,6 +37,8 @@ __all__ = [
 DEFAULT_SIGMA_RANGE = (0.0, 75.0 / 255.0)
 #: metadata tag written into every safetensors file of ours
 FORMAT_TAG = "pnpleaves-denoiser/1"
+#: metadata key of the sha256 of the tensor data (:func:`tensors_sha256`), written by :func:`write_weights`
+TENSORS_SHA256_KEY = "tensors_sha256"
 
 
 def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -45,6 +50,30 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def tensors_sha256(state: dict[str, torch.Tensor]) -> str:
+    """Hex sha256 of a state dict: every tensor's name, dtype, shape and bytes, in name order.
+
+    A file cannot hold its own sha256, so :func:`write_weights` stores this digest of its tensors in
+    its metadata, and :func:`read_checkpoint_file` checks it: flipped bytes in the tensor data are found.
+    """
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key].detach().to("cpu").contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_state(state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise an InputError when a floating tensor of ``state`` holds NaN or Inf (damaged weights)."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise InputError(
+            f"the weights in {source} hold NaN/Inf values (in {len(bad)} tensor(s), e.g. {bad[0]!r}): the file is "
+            "damaged. Replace it with the released file or re-export it from its training run."
+        )
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -52,6 +81,14 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"{str(path)!r} is not a readable safetensors file ({exc}).") from None
+    expected = meta.get(TENSORS_SHA256_KEY)
+    if expected is not None:
+        digest = tensors_sha256(state)
+        if digest != expected:
+            raise InputError(
+                f"{str(path)!r} is damaged: the sha256 of its tensor data is {digest}, but the file records "
+                f"{expected}. Replace it with the released file or re-export it from its training run."
+            )
     return state, meta
 
 
@@ -89,7 +126,8 @@ def write_weights(
     """Write ``model``'s weights as a self-describing safetensors file (atomically).
 
     The metadata holds ``arch``, ``arch_kwargs`` and ``sigma_range`` (JSON strings), plus every
-    item of ``extra`` (JSON-encoded), so :func:`load_prior` can load the bare path.
+    item of ``extra`` (JSON-encoded), so :func:`load_prior` can load the bare path, and the sha256 of
+    the tensor data (:data:`TENSORS_SHA256_KEY`), checked on every read. The file is mode 0644.
     """
     path = Path(path)
     module = getattr(model, "module", model)  # unwrap DistributedDataParallel
@@ -105,9 +143,11 @@ def write_weights(
     }
     for k, v in (extra or {}).items():
         meta[k] = json.dumps(v, sort_keys=True, default=str)
+    meta[TENSORS_SHA256_KEY] = tensors_sha256(state)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     save_file(state, str(tmp), metadata=meta)
+    os.chmod(tmp, 0o644)  # weights are meant to be shared: readable by all, whatever the umask of the writer
     os.replace(tmp, path)
     return path
 

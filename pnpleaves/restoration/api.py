@@ -26,14 +26,14 @@ import inspect
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from pnpleaves._checks import check_choice, check_number
-from pnpleaves.errors import InputTypeError
+from pnpleaves._checks import check_choice, check_number, check_output, check_pixels
+from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.images import kernel_to_tensor, mask_to_tensor, to_bchw
 from pnpleaves.models.wrappers import DihedralCycle, adapt_denoiser
 from pnpleaves.priors import resolve_prior
@@ -116,6 +116,10 @@ def _schedule_params(problem: str, method: str, schedule: ScheduleParams | dict 
     if isinstance(schedule, ScheduleParams):
         return schedule
     if isinstance(schedule, dict):
+        unknown = sorted(set(schedule) - {f.name for f in fields(ScheduleParams)})
+        if unknown:
+            raise InputError(f"unknown schedule key(s) {unknown}; ScheduleParams has "
+                             f"{[f.name for f in fields(ScheduleParams)]}.")
         return replace(base, **schedule)
     raise InputTypeError(
         f"schedule must be a ScheduleParams, a dict of its fields or None; got {type(schedule).__name__}.")
@@ -255,7 +259,7 @@ def pnp_deblur(
         for b in range(x.shape[0]):
             problem = blur_problem(x[b : b + 1].to(pnp.device), k, boundary=boundary)
             out.append(pnp.restore(problem, sigmas[b]))
-    return layout.restore(torch.cat(out, 0))
+    return layout.restore(check_output(torch.cat(out, 0), prior))
 
 
 def pnp_super_resolve(
@@ -285,6 +289,7 @@ def pnp_super_resolve(
     s = int(check_number(scale, "scale", low=2, integer=True,
                          hint="Only integer factors are supported, e.g. scale=2 or 4."))
     x, layout = to_bchw(img, "img")
+    check_pixels(x.shape[-2] * s, x.shape[-1] * s, f"scale={s}")
     k = sr_kernel(kernel, s, (x.shape[-2] * s, x.shape[-1] * s))
     sigma = _check_sigma(sigma)
     _check_method(method)
@@ -298,7 +303,7 @@ def pnp_super_resolve(
         for b in range(x.shape[0]):
             problem = sr_problem(x[b : b + 1].to(pnp.device), s, k)
             out.append(pnp.restore(problem, sigmas[b]))
-    return layout.restore(torch.cat(out, 0))
+    return layout.restore(check_output(torch.cat(out, 0), prior))
 
 
 def pnp_inpaint(
@@ -335,7 +340,7 @@ def pnp_inpaint(
             mb = m[b : b + 1] if m.shape[0] > 1 else m
             problem = inpaint_problem(x[b : b + 1].to(pnp.device), mb.to(pnp.device))
             out.append(pnp.restore(problem, sigmas[b]))
-    return layout.restore(torch.cat(out, 0))
+    return layout.restore(check_output(torch.cat(out, 0), prior))
 
 
 @_keyword_only("sigma")
@@ -363,4 +368,4 @@ def pnp_denoise(
             problem = denoise_problem(x[b : b + 1].to(dev))
             out = den(problem.y, float(sigmas[b]))
             outs.append(problem.crop_output(out).to("cpu", torch.float32))
-    return layout.restore(torch.cat(outs, 0))
+    return layout.restore(check_output(torch.cat(outs, 0), prior))

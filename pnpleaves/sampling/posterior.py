@@ -45,8 +45,10 @@ import torch
 from deepinv.physics import DecomposablePhysics
 from tqdm.auto import tqdm
 
-from pnpleaves._checks import check_choice, check_number, check_range_pair
+from pnpleaves._checks import check_choice, check_number, check_output, check_range_pair
 from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.images import to_bchw
+from pnpleaves.models.wrappers import adapt_denoiser
 from pnpleaves.priors import resolve_prior
 from pnpleaves.sampling.prior import kadkhodaie, kadkhodaie_beta, module_device, sigma_bounds
 from pnpleaves.sampling.start import draw_start
@@ -190,16 +192,19 @@ def _noise_sigma(problem: Any, sigma_noise: float | None) -> float:
 
 
 def _as_batch(y: Any) -> tuple[torch.Tensor, bool]:
+    """The observation as a checked ``(1, C, H, W)`` tensor (the checks of the ``pnp_*`` functions:
+    finite values, the [0, 1] scale, the layout) and whether it came without a batch axis."""
     if not isinstance(y, torch.Tensor):
         raise InputTypeError(
             f"y must be a torch tensor (C, H, W) or (1, C, H, W); got {type(y).__name__}. "
             "Convert a NumPy image with pnpleaves.images.to_tensor."
         )
-    if y.ndim == 3:
-        return y[None], True
-    if y.ndim == 4 and y.shape[0] == 1:
-        return y, False
-    raise InputError(f"y must be (C, H, W) or (1, C, H, W): one observation; got shape {tuple(y.shape)}.")
+    if y.ndim == 4 and y.shape[0] != 1 or y.ndim not in (3, 4):
+        raise InputError(f"y must be (C, H, W) or (1, C, H, W): one observation; got shape {tuple(y.shape)}.")
+    t, _ = to_bchw(y, "y")
+    if y.dtype == torch.float64:
+        t = y.detach().to("cpu", torch.float64).reshape(t.shape)
+    return t, y.ndim == 3
 
 
 class _Welford:
@@ -431,8 +436,14 @@ def sample_posterior(
         raise InputTypeError(f"unknown option(s) {unknown} for method {method!r}; it accepts {list(_OPTIONS[method])}.")
     n_samples = int(check_number(n_samples, "n_samples", low=1, integer=True))
     seed = int(check_number(seed, "seed", low=0, integer=True))
+    if problem is None or not hasattr(problem, "A"):
+        raise InputTypeError(
+            "problem must be the deepinv linear physics that produced y (e.g. deepinv.physics.BlurFFT(...) or "
+            f"Denoising(...)), with its A and A_adjoint; got {type(problem).__name__}."
+        )
     yb, squeeze = _as_batch(y)
     den, card_range = resolve_prior(prior, device)
+    den = adapt_denoiser(den, yb.shape[1]) if yb.shape[1] in (1, 3) else den
     dev = module_device(den) if device is None else torch.device(device)
     yb = yb.to(dev, torch.float32 if not yb.dtype.is_floating_point else yb.dtype)
     problem = problem.to(dev) if hasattr(problem, "to") else problem
@@ -444,6 +455,8 @@ def sample_posterior(
             yb, problem, den, sigma_noise=sigma_y, card_range=card_range, n_samples=n_samples, generator=gen,
             progress=progress, callback=callback, **options,
         )
+    check_output(mean, prior, "the posterior mean")
+    check_output(samples, prior, "the posterior samples")
     if clip:
         mean, samples = mean.clamp(0, 1), samples.clamp(0, 1)
     if squeeze:

@@ -37,8 +37,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from pnpleaves._checks import check_choice, check_number, check_size
+from pnpleaves._checks import check_choice, check_number, check_output, check_pixels, check_size
 from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.models.wrappers import adapt_denoiser
 from pnpleaves.priors import resolve_prior
 from pnpleaves.sampling.start import draw_start
 from pnpleaves.sampling.tweedie import denoise
@@ -346,7 +347,11 @@ def sample_prior(
         )
     n = int(check_number(n, "n", low=1, integer=True))
     h, w = check_size(size)
-    channels = int(check_number(channels, "channels", low=1, integer=True))
+    check_pixels(h * n, w, f"size={size!r} with n={n}")
+    channels = int(check_number(channels, "channels", low=1, integer=True, high=3,
+                                hint="Use 1 (grey) or 3 (RGB)."))
+    if channels == 2:
+        raise InputError("channels must be 1 (grey) or 3 (RGB); got 2.")
     seed = int(check_number(seed, "seed", low=0, integer=True))
     if steps is None:
         steps = None if (method == "kadkhodaie" and options.get("beta") is not None) else DEFAULT_STEPS[method]
@@ -356,6 +361,7 @@ def sample_prior(
             raise InputError("give either steps or beta for method 'kadkhodaie', not both (steps sets beta).")
 
     den, card_range = resolve_prior(prior, device)
+    den = adapt_denoiser(den, channels)  # e.g. grey samples from an RGB prior
     s_max, s_min = sigma_bounds(card_range, sigma_max, sigma_min)
     dev = module_device(den) if device is None else torch.device(device)
     gen = torch.Generator(device=dev).manual_seed(seed)
@@ -369,4 +375,5 @@ def sample_prior(
             x = denoise(den, x, s_min)
             nfe += 1
     logger.debug("sample_prior: %s, %d denoiser calls, sigma %.4g -> %.4g", method, nfe, s_max, s_min)
+    check_output(x, prior, "the sample")
     return x.clamp(0.0, 1.0) if clip else x
