@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -230,7 +231,7 @@ def test_every_registered_prior_loads_and_denoises(name):
     assert 0 <= lo < hi and math.isfinite(hi)
 
 
-SHARED_TESTSETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "testsets"
+SHARED_TESTSETS = Path(os.environ.get("PNPLEAVES_DATA", "/nonexistent")) / "testsets"
 
 
 @pytest.mark.slow
