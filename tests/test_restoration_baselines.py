@@ -85,3 +85,57 @@ def test_cbm3d_denoiser_matches_bm3d_rgb_and_runs_in_pnp():
     blurred = degrade_blur(x, levin_kernel(1), 0.0, dtype=np.float64)
     out = pnp_cbm3d_deblur(blurred, levin_kernel(1), sigma=0.01, n_iter=2, stage="hard")
     assert out.shape == x.shape and mse(out) < mse(blurred)
+
+
+# --------------------------------------------------------------------------- inpainting interpolation
+
+
+def _affine_image(h: int = 40, w: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w] / 60.0
+    return np.stack([0.2 + 0.3 * xx + 0.2 * yy, 0.5 - 0.2 * xx + 0.1 * yy, 0.3 + 0.1 * xx], -1)
+
+
+def test_linear_inpaint_is_exact_on_an_affine_image():
+    from pnpleaves.restoration import random_mask
+    from pnpleaves.restoration.baselines import linear_inpaint
+
+    x = _affine_image()
+    m = random_mask(x.shape[:2], 0.7, 3)
+    m[0, 0] = m[0, -1] = m[-1, 0] = m[-1, -1] = 1  # corners observed: every hole is inside the hull
+    out = linear_inpaint(x * m[..., None], m)
+    assert out.shape == x.shape
+    assert np.abs(out - x).max() < 1e-6
+    assert np.abs(out[m > 0] - x[m > 0]).max() < 1e-6  # observed pixels kept
+
+
+def test_linear_inpaint_fills_outside_the_hull_and_per_channel_masks():
+    from pnpleaves.restoration.baselines import linear_inpaint
+
+    x = _affine_image(24, 24)
+    m = np.zeros((24, 24, 3))
+    m[4:20, 4:20, :] = 1
+    m[8, 8, 1] = 0  # channel masks differ
+    out = linear_inpaint(x * m, m)
+    assert np.isfinite(out).all() and abs(out[8, 8, 1] - x[8, 8, 1]) < 1e-6
+
+
+def test_biharmonic_inpaint_is_exact_on_a_harmonic_function():
+    from pnpleaves.restoration.baselines import biharmonic_inpaint
+
+    yy, xx = np.mgrid[0:40, 0:48] / 60.0
+    h = 0.3 + 0.2 * ((xx - 0.4) ** 2 - (yy - 0.3) ** 2)  # harmonic, hence biharmonic (also discretely)
+    x = np.stack([h, 1 - h, 0.5 + 0.5 * (h - 0.3)], -1)
+    m = np.ones((40, 48))
+    m[10:20, 15:30] = 0
+    m[25:31, 5:12] = 0
+    out = biharmonic_inpaint(x * m[..., None], m)
+    assert out.shape == x.shape
+    assert np.abs(out - x).max() < 1e-5
+
+
+def test_push_pull_inpaint_keeps_observed_pixels_and_constants():
+    from pnpleaves.restoration.baselines import push_pull_inpaint
+
+    x = np.full((20, 20, 3), 0.25)
+    m = (np.arange(400).reshape(20, 20) % 3 == 0).astype(float)
+    assert np.abs(push_pull_inpaint(x * m[..., None], m) - 0.25).max() < 1e-6

@@ -14,6 +14,11 @@ r"""Classical baselines, with the same inputs/outputs as the ``pnp_*`` functions
   1992) by the primal-dual algorithm of Chambolle & Pock (JMIV 2011) with the physics' exact
   ``prox_l2`` as the primal step, on the forward differences :func:`gradient` and their negative
   adjoint :func:`divergence` (circular).
+- :func:`linear_inpaint`: piecewise-linear interpolation on the Delaunay triangulation of the observed
+  pixels (:func:`~pnpleaves.restoration.problems.linear_fill`; exact on affine images);
+  :func:`biharmonic_inpaint`: :func:`skimage.restoration.inpaint_biharmonic` (the holes solve
+  :math:`\Delta^2 x = 0` with the observed pixels as boundary values; exact on biharmonic images);
+  :func:`push_pull_inpaint`: coarse-to-fine averages (:func:`~pnpleaves.restoration.problems.fill_missing`).
 - :func:`bicubic_upsample`: ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)``,
   the inverse convention of the ``"bicubic"`` kernel of :func:`pnpleaves.pnp_super_resolve`.
 - :class:`BM3DDenoiser` and :func:`pnp_cbm3d_deblur`: PnP-HQS with CBM3D (Dabov et al., ICIP 2007)
@@ -40,7 +45,7 @@ from pnpleaves.models.bm3d import BM3DDenoiser
 from .api import pnp_deblur
 from .kernels import psf2otf, sr_kernel
 from .noise_level import estimate_sigma_tensor
-from .problems import Problem, blur_problem, inpaint_problem, sr_problem
+from .problems import Problem, blur_problem, fill_missing, inpaint_problem, linear_fill, sr_problem
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +54,12 @@ __all__ = [
     "DEFAULT_TV_WEIGHT",
     "DEFAULT_WIENER_ALPHA",
     "bicubic_upsample",
+    "biharmonic_inpaint",
     "divergence",
     "gradient",
+    "linear_inpaint",
     "pnp_cbm3d_deblur",
+    "push_pull_inpaint",
     "tikhonov_deblur",
     "tv_deblur",
     "tv_inpaint",
@@ -192,6 +200,42 @@ def tv_inpaint(
     for b in range(x.shape[0]):
         problem = inpaint_problem(x[b : b + 1], m[b : b + 1] if m.shape[0] > 1 else m)
         outs.append(problem.crop_output(tv_restore(problem, tv_lambda(sig[b], weight), n_iter=n_iter)))
+    return layout.restore(torch.cat(outs).float())
+
+
+def linear_inpaint(img: Any, mask: Any) -> np.ndarray | torch.Tensor:
+    """Linear (Delaunay) interpolation of the unobserved pixels (mask 0); observed pixels are kept.
+
+    Holes outside the convex hull of the observed pixels get the push-pull value.
+    """
+    x, layout = to_bchw(img, "img")
+    m = mask_to_tensor(mask, x)
+    return layout.restore(linear_fill(x.double() * m, m).float())
+
+
+def push_pull_inpaint(img: Any, mask: Any) -> np.ndarray | torch.Tensor:
+    """Push-pull interpolation of the unobserved pixels (coarse-to-fine means of the observed ones)."""
+    x, layout = to_bchw(img, "img")
+    m = mask_to_tensor(mask, x)
+    return layout.restore(fill_missing(x.double() * m, m).float())
+
+
+def biharmonic_inpaint(img: Any, mask: Any) -> np.ndarray | torch.Tensor:
+    r"""Biharmonic inpainting (:func:`skimage.restoration.inpaint_biharmonic`): every hole solves
+    :math:`\Delta^2 x = 0` with the observed pixels around it as boundary values (Damelin & Hoang 2018)."""
+    from skimage.restoration import inpaint_biharmonic  # scikit-image is heavy: imported on first use
+
+    x, layout = to_bchw(img, "img")
+    m = mask_to_tensor(mask, x).expand_as(x)
+    outs = []
+    for b in range(x.shape[0]):
+        xb = np.ascontiguousarray(x[b].double().numpy().transpose(1, 2, 0))
+        mb = np.ascontiguousarray(m[b].numpy().transpose(1, 2, 0) < 0.5)  # skimage: True = unknown
+        if (mb == mb[..., :1]).all():
+            est = inpaint_biharmonic(xb, np.ascontiguousarray(mb[..., 0]), channel_axis=-1)
+        else:
+            est = np.stack([inpaint_biharmonic(np.ascontiguousarray(xb[..., c]), np.ascontiguousarray(mb[..., c])) for c in range(xb.shape[-1])], -1)
+        outs.append(torch.from_numpy(np.ascontiguousarray(est.transpose(2, 0, 1)))[None])
     return layout.restore(torch.cat(outs).float())
 
 

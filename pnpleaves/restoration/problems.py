@@ -33,8 +33,10 @@ import math
 from dataclasses import dataclass, field
 
 import deepinv as dinv
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.interpolate import LinearNDInterpolator
 
 from .padding import SIZE_MULTIPLE, periodic_pad, plan_padding, reflect_pad
 from .windowed_l2 import WindowedBlurL2, observation_window
@@ -44,8 +46,10 @@ __all__ = [
     "Problem",
     "blur_problem",
     "denoise_problem",
+    "INPAINT_STARTS",
     "fill_missing",
     "inpaint_problem",
+    "linear_fill",
     "sr_problem",
 ]
 
@@ -95,6 +99,46 @@ def fill_missing(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     coarse = fill_missing(num / den.clamp_min(1e-12), coarse_mask)
     up = F.interpolate(coarse, size=y.shape[-2:], mode="bilinear", align_corners=False)
     return mask * y + (1 - mask) * up
+
+
+def linear_fill(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill unobserved pixels (mask 0) by piecewise-linear interpolation on the Delaunay triangulation
+    of the observed pixel centres (:class:`scipy.interpolate.LinearNDInterpolator`).
+
+    Exact on affine images inside the convex hull of the observed pixels; holes outside it get the
+    push-pull value (:func:`fill_missing`). Observed pixels are kept. A mask shared by the channels
+    (the usual case) is triangulated once.
+    """
+    mask = mask.expand_as(y)
+    out = fill_missing(y, mask)
+    H, W = y.shape[-2:]
+    for b in range(y.shape[0]):
+        shared = bool((mask[b] == mask[b, :1]).all())
+        groups = [list(range(y.shape[1]))] if shared else [[c] for c in range(y.shape[1])]
+        for chans in groups:
+            m = mask[b, chans[0]].detach().cpu().numpy() > 0.5
+            if m.all() or m.sum() < 3:
+                continue
+            obs = np.argwhere(m).astype(np.float64)
+            miss = np.argwhere(~m)
+            vals = y[b, chans].detach().cpu().double().numpy()[:, m].T  # (n_obs, n_chans)
+            try:
+                f = LinearNDInterpolator(obs, vals)
+            except Exception:  # noqa: BLE001 - degenerate (e.g. collinear) point sets: keep push-pull
+                continue
+            est = f(miss.astype(np.float64))  # (n_miss, n_chans), NaN outside the hull
+            ok = np.isfinite(est).all(axis=1)
+            if not ok.any():
+                continue
+            sel = torch.from_numpy(miss[ok])
+            vals_t = torch.from_numpy(est[ok].T).to(y.dtype).to(y.device)
+            for i, c in enumerate(chans):
+                out[b, c, sel[:, 0].to(y.device), sel[:, 1].to(y.device)] = vals_t[i]
+    return out
+
+
+#: first estimates of :func:`inpaint_problem`
+INPAINT_STARTS = ("linear", "push-pull")
 
 
 def blur_problem(
@@ -162,11 +206,13 @@ def sr_problem(
     return Problem(physics, yp, x0, (before[0] * s, before[1] * s, h * s, w * s), "sr")
 
 
-def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8) -> Problem:
+def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8, start: str = "linear") -> Problem:
     """Inpainting ``y = m * x + n`` (``m`` = 1 where observed) with :class:`~deepinv.physics.Inpainting`.
 
     Image and mask are mirror-padded (the prox is element-wise, so no periodicity is needed); the
-    first estimate fills the holes by push-pull interpolation of the observed pixels.
+    first estimate fills the holes by linear (Delaunay) interpolation of the observed pixels
+    (``start="linear"``, :func:`linear_fill`; the best cheap interpolation measured) or by push-pull
+    (``"push-pull"``, :func:`fill_missing`).
     """
     B, C, H, W = y.shape
     mask = mask.to(y.dtype).expand(B, C, H, W)
@@ -174,7 +220,7 @@ def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8) -> 
     yp = reflect_pad(y * mask, before, after)
     mp = reflect_pad(mask, before, after).contiguous()
     physics = dinv.physics.Inpainting(img_size=tuple(yp.shape[1:]), mask=mp)
-    x0 = fill_missing(yp, mp)
+    x0 = linear_fill(yp, mp) if start == "linear" else fill_missing(yp, mp)
     return Problem(physics, yp, x0, (before[0], before[1], H, W), "inpaint")
 
 
