@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=os.environ.get("PNPLEAVES_DATA"))
     ap.add_argument("--prior", default="vl-drunet")
     ap.add_argument("--images", type=int, default=2)
-    ap.add_argument("--configs", default="default", help="'default' or 'grid'")
+    ap.add_argument("--configs", nargs="*", default=None,
+                    help="PnP runs as method:start:sigma_start*255:n_iter:lam:sigma_min*255 "
+                         "(default: the shipped defaults of HQS and ADMM, each from push-pull and linear)")
+    ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -77,16 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     base = {m: default_params("inpaint", m) for m in ("hqs", "admm")}
     configs = [("hqs", "push-pull", base["hqs"]), ("admm", "push-pull", base["admm"]),
                ("hqs", "linear", base["hqs"]), ("admm", "linear", base["admm"])]
-    if args.configs == "grid":
+    if args.configs:
         configs = []
-        for s0 in (25, 50, 75):
-            for n in (16, 24):
-                for lam in (0.23, 1.0):
-                    configs.append(("admm", "linear", replace(base["admm"], sigma_start=s0 / 255, n_iter=n, lam=lam)))
+        for item in args.configs:
+            method, start, s0, n, lam, smin = item.split(":")
+            configs.append((method, start, replace(base[method], sigma_start=float(s0) / 255, n_iter=int(n),
+                                                   lam=float(lam), sigma_min=float(smin) / 255)))
     for c in cases:
-        record("linear", lambda: linear_inpaint(c["y"], c["mask"]), c)
-        record("biharmonic", lambda: biharmonic_inpaint(c["y"], c["mask"]), c)
-        record("push-pull", lambda: push_pull_inpaint(c["y"], c["mask"]), c)
+        if not args.no_baselines:
+            record("linear", lambda: linear_inpaint(c["y"], c["mask"]), c)
+            record("biharmonic", lambda: biharmonic_inpaint(c["y"], c["mask"]), c)
+            record("push-pull", lambda: push_pull_inpaint(c["y"], c["mask"]), c)
         for method, start, p in configs:
             name = f"{method}/{start}/s{p.sigma_start * 255:.0f}/n{p.n_iter}/lam{p.lam}/min{p.sigma_min * 255:.0f}"
             record(name, lambda: pnp_run(c, den, srange, method, start, p), c)

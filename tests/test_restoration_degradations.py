@@ -69,3 +69,30 @@ def test_masks():
     b = block_mask((200, 180), 128)
     assert (~b).sum() == 128 * 128 and not b[100, 90] and b[0, 0]
     assert (~block_mask((100, 100), 128)).all()  # larger than the image: all missing
+
+
+def test_degrade_dpir_matches_a_dense_matrix_reference():
+    """DPIR's protocol degradation (circular blur, decimation from pixel 0, noise) against y = A x built entry by entry."""
+    from pnpleaves.restoration.degradations import degrade_dpir
+    from pnpleaves.restoration.kernels import fspecial_gaussian
+
+    rng = np.random.default_rng(0)
+    H, W = 12, 9
+    k = fspecial_gaussian(5, 1.6)
+    assert k.shape == (5, 5) and abs(k.sum() - 1) < 1e-12 and np.allclose(k, k.T) and k.argmax() == 12
+    x = rng.random((H, W, 3))
+    for s in (1, 3):
+        # A[(i, j), (p, q)] = sum over kernel taps landing on (p, q) circularly, for output pixel (s*i, s*j)
+        A = np.zeros((H // s * (W // s), H * W))
+        for i in range(H // s):
+            for j in range(W // s):
+                for a in range(5):
+                    for b in range(5):
+                        p, q = (s * i + a - 2) % H, (s * j + b - 2) % W  # ndimage.convolve flips the kernel
+                        A[i * (W // s) + j, p * W + q] += k[4 - a, 4 - b]
+        ref = np.stack([(A @ x[..., c].ravel()).reshape(H // s, W // s) for c in range(3)], -1)
+        out = degrade_dpir(x, k, s, 0.0)
+        assert out.shape == ref.shape and np.abs(out - ref).max() < 1e-12
+        noisy = degrade_dpir(x, k, s, 0.01, seed=(0, "t"))
+        assert np.array_equal(noisy, degrade_dpir(x, k, s, 0.01, seed=(0, "t")))  # seeded
+        assert 0.005 < np.std(noisy - ref) < 0.02

@@ -8,6 +8,9 @@ them degrades an image the same way (NumPy in, NumPy out; images ``(H, W)`` or `
   Gaussian from a seeded stream;
 - :func:`degrade_sr`: :math:`y = (k * x)\downarrow_s` with the bicubic kernel of MATLAB ``imresize`` and
   reflecting borders (the forward model of :func:`~pnpleaves.restoration.pnp_super_resolve`);
+- :func:`degrade_dpir`: DPIR's "classical degradation" (``utils_sisr.classical_degradation``):
+  :math:`y = (k \circledast x)[0{::}s, 0{::}s] + \sigma n`, circular convolution (``mode="wrap"``),
+  decimation starting at pixel 0, then noise (``s = 1``: deblurring);
 - :func:`random_mask`, :func:`block_mask`: inpainting masks (True = observed).
 
 A ``seed`` is an integer, a tuple of integers and strings (one reproducible stream per tuple, for
@@ -31,7 +34,7 @@ from pnpleaves.images import to_numpy, to_tensor
 
 from .kernels import bicubic_kernel, gaussian_kernel
 
-__all__ = ["block_mask", "degrade_blur", "degrade_sr", "random_mask"]
+__all__ = ["block_mask", "degrade_blur", "degrade_dpir", "degrade_sr", "random_mask"]
 
 #: an integer, a tuple of integers and strings, or a generator to draw from
 Seed = Union[int, tuple, np.random.Generator]
@@ -109,6 +112,23 @@ def degrade_sr(img: Any, scale: int, *, kernel: str = "bicubic") -> np.ndarray:
     with torch.no_grad():
         y = to_numpy(down.A(t))
     return y[..., 0] if x.ndim == 2 else y
+
+
+def degrade_dpir(img: Any, kernel: Any, scale: int = 1, sigma: float = 0.0, seed: Seed = 0) -> np.ndarray:
+    """DPIR's protocol degradation: circular blur by ``kernel`` (as ``ndimage.convolve(mode="wrap")``),
+    keep pixels ``[0::scale, 0::scale]``, add Gaussian noise of std ``sigma`` from the seeded stream.
+
+    Returns float64, not clipped (as DPIR). H and W must be multiples of ``scale`` (crop first).
+    """
+    x = _image(img)
+    s = int(check_number(scale, "scale", low=1, integer=True))
+    if x.shape[0] % s or x.shape[1] % s:
+        raise InputError(f"img of size {x.shape[0]}x{x.shape[1]} is not a multiple of scale={s}; crop it first.")
+    y = degrade_blur(x, kernel, 0.0, mode="wrap", dtype=np.float64)[::s, ::s]
+    sigma = check_number(sigma, "sigma", low=0, high=1.0)
+    if sigma > 0:
+        y = y + sigma * _generator(seed).standard_normal(y.shape)
+    return y
 
 
 def random_mask(shape: tuple[int, int], missing: float, seed: Seed = 0) -> np.ndarray:
