@@ -58,18 +58,20 @@ def test_matching_finds_the_sigma_that_equalises_two_gaussian_denoisers():
     target = v * s0**2 / (v + s0**2)
     expected = brentq(lambda s: mse_wrong(s) - target, 1e-3, 1.0)
     priors = named_priors({"right": right, "wrong": wrong})
-    sig, psnr_target = match_noise(priors, as_batches(images), s0, tol=1e-3)
+    sig, psnr_target = match_noise(priors, as_batches(images), s0, tol=1e-3, reference="right")
     assert sig["right"] == s0
     assert psnr_target == pytest.approx(-10 * math.log10(target), abs=0.1)
     assert sig["wrong"] == pytest.approx(expected, rel=0.03)
     assert sig["wrong"] < s0  # the worse denoiser gets less noise
+    sig, _ = match_noise(priors, as_batches(images), s0, tol=1e-3)  # default: the weaker one is the reference
+    assert sig["wrong"] == s0 and sig["right"] > s0
 
 
 def test_matching_reports_an_unreachable_target():
     images = smooth_images(2, 16)
     priors = named_priors({"blur": circular_blur, "flat": lambda x, s: torch.full_like(x, 0.5)})
     with pytest.raises(InputError, match="cannot match"):  # a flat output scores the same at any sigma
-        match_noise(priors, as_batches(images), 0.1)
+        match_noise(priors, as_batches(images), 0.1, reference="blur")
 
 
 # ---------------------------------------------------------------------------------------- invariance
@@ -86,7 +88,7 @@ def test_invariance_gap_is_zero_for_an_exactly_equivariant_denoiser():
 
 def test_invariance_result_table_rows_and_gap():
     images = smooth_images(2, 32)
-    res = invariance({"a": circular_blur, "b": skewed_denoiser}, images, "blur", [0.5, 1.0], sigma=0.1)
+    res = invariance({"a": circular_blur, "b": skewed_denoiser}, images, "blur", [0.5, 1.0], sigma=0.1, reference="a")
     assert set(res.psnr) == {"a", "b"} and res.reference == "a"
     assert res.sigma_in["a"] == 0.1
     assert res.base_psnr["b"] == pytest.approx(res.base_psnr["a"], abs=0.01)  # matched

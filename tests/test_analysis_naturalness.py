@@ -89,6 +89,9 @@ def test_kid_is_unbiased_and_separates_distributions():
     far, _ = kernel_inception_distance(a, b + 1.0, n_subsets=20, subset_size=100)
     assert far > 10 * max(abs(same), 1e-4)
     assert frechet_distance(a, b + 1.0) == pytest.approx(16.0, rel=0.25)
+    assert kernel_inception_distance(a, a) == (0.0, 0.0) and frechet_distance(a, a) == 0.0
+    _, spread = kernel_inception_distance(a, b, n_subsets=10)  # default subsets: half the set, so they differ
+    assert spread > 0
     with pytest.raises(InputError):
         kernel_inception_distance(a[:1], b)
 

@@ -3,9 +3,12 @@ r"""Does a learned denoiser inherit the invariances of its training images? The 
 The protocol of the VibrantLeaves talk ("find variances :math:`\sigma_1, \sigma_2` so that
 performances match; test both models while varying the distortion; report the PSNR gap"):
 
-1. **Matching** (``match=True``, :func:`match_noise`). The reference prior (the first) is scored at
-   the nominal ``sigma`` on the undistorted images: :math:`\mathrm{PSNR}^\star`. Every other prior
-   gets the input noise level :math:`\sigma_p` at which it scores the same,
+1. **Matching** (``match=True``, :func:`match_noise`). The reference prior is scored at the nominal
+   ``sigma`` on the undistorted images: :math:`\mathrm{PSNR}^\star`. By default the reference is
+   the prior that scores *lowest* there: every other prior can then reach its score by taking more
+   noise (a weak prior may never reach a strong one's score: a Dead Leaves prior that smooths
+   texture away stays below it even at :math:`\sigma \to 0`). Every other prior gets the input
+   noise level :math:`\sigma_p` at which it scores the same,
    :math:`\mathrm{PSNR}_p(\sigma_p) = \mathrm{PSNR}^\star`, found by bisection on
    :math:`\log\sigma` (PSNR falls with :math:`\sigma`). The noise is added at :math:`\sigma_p` and
    :math:`\sigma_p` is handed to the denoiser. So a prior that is simply better everywhere does not
@@ -52,17 +55,23 @@ def match_noise(priors: dict[str, Any], images: list[torch.Tensor], sigma: float
 
     :param priors: label -> denoiser (see :func:`~pnpleaves.analysis.noisy_trials.named_priors`).
     :param images: clean ``(1, C, H, W)`` tensors.
-    :param reference: the label of the reference prior (default: the first); it keeps ``sigma``.
+    :param reference: the label of the reference prior, which keeps ``sigma`` (default: the prior
+        with the lowest PSNR at ``sigma``, so that the others can always be matched).
     :param tol: stop when the PSNR is within ``tol`` dB of the target.
     :param bracket: search ``[sigma / bracket, sigma * bracket]``.
     :return: ``({label: sigma_p}, target PSNR)``.
     """
     sigma = check_number(sigma, "sigma", low=0.0, low_inclusive=False)
-    ref = reference if reference is not None else next(iter(priors))
-    if ref not in priors:
-        raise InputError(f"reference {ref!r} is not one of the priors {list(priors)}.")
     noises = [seeded_noise(x.shape, seed, k, x.device) for k, x in enumerate(images)]
-    target = mean_psnr(priors[ref], images, sigma, noises=noises)
+    if reference is None:
+        scores = {name: mean_psnr(den, images, sigma, noises=noises) for name, den in priors.items()}
+        ref = min(scores, key=scores.get)
+        target = scores[ref]
+    else:
+        ref = reference
+        if ref not in priors:
+            raise InputError(f"reference {ref!r} is not one of the priors {list(priors)}.")
+        target = mean_psnr(priors[ref], images, sigma, noises=noises)
     out = {}
     for name, den in priors.items():
         if name == ref:
@@ -186,7 +195,7 @@ def invariance(
     r"""The noise-matched invariance test of ``priors`` under ``transform`` (see the module docstring).
 
     :param priors: a prior, a list of priors or a dict label -> prior (names, paths, deepinv
-        Denoisers, callables ``D(x, sigma)``, or ``"gaussian"`` / ``"cbm3d"``); the first is the reference.
+        Denoisers, callables ``D(x, sigma)``, or ``"gaussian"`` / ``"cbm3d"``).
     :param images: clean images: a folder, an ``(N, H, W, C)`` stack, a list of arrays or tensors.
     :param transform: a name of :data:`~pnpleaves.analysis.distortions.DISTORTIONS` or a
         :class:`~pnpleaves.analysis.distortions.Distortion`.
@@ -194,7 +203,8 @@ def invariance(
     :param sigma: nominal noise level on the [0, 1] scale (the reference prior's).
     :param match: choose each prior's noise level so that all score the same PSNR on the undistorted
         images (:func:`match_noise`); ``False`` uses ``sigma`` for all.
-    :param reference: label of the reference prior (default: the first).
+    :param reference: label of the reference prior, which gets ``sigma`` (default: with ``match``,
+        the prior that scores lowest at ``sigma``; without, the first).
     :param crop: centre crop of each image (0: whole images).
     """
     dist = get_distortion(transform)
@@ -204,12 +214,15 @@ def invariance(
         raise InputError("levels is empty; give at least one distortion level.")
     imgs = colour_images(images, max_images=max_images, crop=crop)
     named = named_priors(priors, images=imgs, device=device)
-    ref = reference if reference is not None else next(iter(named))
+    if reference is not None and reference not in named:
+        raise InputError(f"reference {reference!r} is not one of the priors {list(named)}.")
     xs = as_batches(imgs, device)
     if match and len(named) > 1:
-        sig, _ = match_noise(named, xs, sigma, reference=ref, seed=seed, tol=tol)
+        sig, _ = match_noise(named, xs, sigma, reference=reference, seed=seed, tol=tol)
+        ref = reference if reference is not None else next(p for p, s in sig.items() if s == sigma)
     else:
         sig = {p: sigma for p in named}
+        ref = reference if reference is not None else next(iter(named))
     noises = [seeded_noise(x.shape, seed, k, x.device) for k, x in enumerate(xs)]
     base = {p: mean_psnr(den, xs, sig[p], noises=noises) for p, den in named.items()}
     table: dict[str, list[float]] = {p: [] for p in named}

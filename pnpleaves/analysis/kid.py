@@ -121,13 +121,18 @@ def kernel_inception_distance(feats_a: np.ndarray, feats_b: np.ndarray, *, n_sub
                               subset_size: int | None = None, seed: int = 0) -> tuple[float, float]:
     r"""KID between two feature sets: mean and standard deviation over ``n_subsets`` random subsets.
 
-    Each subset draws ``subset_size`` (default: the smaller set's size, at most 1000) features of
-    each set without replacement and computes the unbiased MMD² with the cubic polynomial kernel.
+    Each subset draws ``subset_size`` features of each set without replacement (default: half the
+    smaller set, at most 1000, so that the subsets differ and the standard deviation means something)
+    and computes the unbiased MMD² with the cubic polynomial kernel. Pass the same array twice for a
+    set against itself: the result is 0 by definition (the unbiased estimator would count every
+    feature as its own neighbour).
     """
     a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise InputError(f"features must be (n, d) arrays of the same d; got {a.shape} and {b.shape}.")
-    m = min(len(a), len(b), 1000) if subset_size is None else int(subset_size)
+    if a.shape == b.shape and np.array_equal(a, b):
+        return 0.0, 0.0
+    m = min(max(min(len(a), len(b)) // 2, 2), 1000) if subset_size is None else int(subset_size)
     if m < 2 or m > min(len(a), len(b)):
         raise InputError(f"subset_size must be in [2, {min(len(a), len(b))}]; got {m}. KID needs >= 2 images per set.")
     d = a.shape[1]
@@ -149,6 +154,8 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     a, b = np.asarray(feats_a, np.float64), np.asarray(feats_b, np.float64)
     if len(a) < 2 or len(b) < 2:
         raise InputError("FID needs at least 2 images per set.")
+    if a.shape == b.shape and np.array_equal(a, b):
+        return 0.0
     mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean, _ = scipy.linalg.sqrtm(s1 @ s2, disp=False)

@@ -128,7 +128,9 @@ def naturalness(
     :param sets: name -> images (a folder, an ``(N, H, W, C)`` stack or a list of arrays in [0, 1]).
     :param reference: the key of the reference set (default: the first); KL, JS and KID are
         measured against it.
-    :param patch_size, n_patches, seed: the patch PCA (:func:`~pnpleaves.analysis.patch_pca.patch_pca`).
+    :param patch_size: patch side of the patch PCA (:func:`~pnpleaves.analysis.patch_pca.patch_pca`).
+    :param n_patches: number of random patches of the patch PCA.
+    :param seed: seed of the patch positions (and of the KID subsets).
     :param kid: also compute KID and FID (needs the optional extra ``kid``).
     :param stats_kwargs: passed to :func:`~pnpleaves.analysis.image_sets.image_set_statistics`
         (``band``, ``bins``, ``window``, ...).

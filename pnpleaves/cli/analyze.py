@@ -126,6 +126,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma", type=float, default=25.0, help="nominal noise level, 0-255 scale (default 25)")
     p.add_argument("--no-match", action="store_true",
                    help="give every prior the same sigma (default: match their PSNR on the undistorted images)")
+    p.add_argument("--reference", default=None,
+                   help="the prior that gets --sigma (default: the one with the lowest PSNR there, so that "
+                        "the others can be matched by adding noise)")
 
     p = new("equivariance", "pnpleaves analyze equivariance --testset DIR --group shifts --group dihedral --ensemble")
     _common(p, priors=DEFAULT_PRIORS)
@@ -300,7 +303,8 @@ def run_invariance(args: argparse.Namespace) -> int:
     priors = named_priors(args.priors or list(DEFAULT_PRIORS), images=imgs)
     stems = {t: _paths(args, f"analysis_invariance_{t}") for t in transforms}
     for t in transforms:
-        res = invariance(priors, imgs, t, args.levels, sigma=sigma, match=not args.no_match, seed=args.seed)
+        res = invariance(priors, imgs, t, args.levels, sigma=sigma, match=not args.no_match, seed=args.seed,
+                         reference=args.reference)
         print(f"\n{t}: PSNR change (dB) vs undistorted; {len(imgs)} images, noise "
               f"{'matched to' if not args.no_match else 'fixed at'} sigma {args.sigma:g}/255 for {res.reference}")
         print(res.format())
