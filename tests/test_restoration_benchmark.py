@@ -108,10 +108,10 @@ def test_tiny_run_prints_a_table_and_no_targets(bench, tmp_path, tiny_prior, cap
     text = capsys.readouterr().out
     rows = out.read_text().splitlines()
     assert rows[0] == "problem,setting,image,method,psnr,ssim,seconds" and len(rows) == 1 + 2 * 2  # 2 kernels
-    assert "tiny/hqs" in text and "tiny/dpir" in text and "wrote" in text
+    assert "tiny/hqs" in text and "tiny/deepinv-DPIR-class" in text and "wrote" in text
     assert "[MISS]" not in text and "[ok]" not in text  # internal targets only with --check-targets
     assert bench.main([*argv, "--check-targets", "--csv", str(tmp_path / "c.csv")]) == 0
-    assert "tiny HQS vs DPIR, deblur noise 2.55" in capsys.readouterr().out
+    assert "tiny HQS vs deepinv-DPIR-class, deblur noise 2.55" in capsys.readouterr().out
     assert (tmp_path / "c.csv").read_text().splitlines()[1:] != []
 
 
@@ -119,19 +119,34 @@ def test_target_checks_on_known_rows(bench):
     def row(problem, setting, method, psnr, image="a"):
         return dict(problem=problem, setting=setting, image=image, method=method, psnr=psnr, ssim=0.5, seconds=1.0)
 
-    rows = [row("sr", "x4 Set5", "vl-drunet/hqs", 29.0), row("sr", "x4 Set5", "vl-drunet/dpir", 29.1),
+    rows = [row("sr", "x4 Set5", "vl-drunet/hqs", 29.0), row("sr", "x4 Set5", "vl-drunet/dpir-sr-ladder", 29.1),
             row("sr", "x4 Set5", "dl-drunet/hqs", 28.0), row("sr", "x4 Set5", "tv", 27.4),
             row("sr", "x4 Set5", "bicubic", 26.0), row("sr", "x4 Set5", "cbm3d/hqs", float("nan")),
             row("deblur", "noise 2.55", "vl-drunet/admm", 30.0), row("deblur", "noise 2.55", "wiener", 28.6),
             row("deblur", "noise 2.55", "dl-drunet/admm", 30.5)]
-    lines = bench.check_targets(rows, ["vl-drunet", "dl-drunet"], timing=12.0)
-    assert "[MISS] vl-drunet HQS vs DPIR, sr x4 Set5: -0.10 dB (target >= -0.05)" in lines
-    assert "[ok] vl-drunet vs best classical, sr x4 Set5: +1.60 dB (target >= +1.5)" in lines
+    rows += [row("deblur", "noise 2.55", "cbm3d/hqs", 29.8), row("inpaint", "50% missing", "vl-drunet/admm", 30.0),
+             row("inpaint", "50% missing", "linear", 28.0), row("inpaint", "50% missing", "biharmonic", 28.8),
+             row("anchor", "deblur Set3C std 1.6", "vl-drunet/hqs", 29.33),
+             row("anchor", "deblur Set3C std 2.0", "vl-drunet/hqs", 27.62),
+             row("anchor", "deblur Set3C std 2.0", "cbm3d/hqs", 27.70)]
+    timing = {"seconds": 6.0, "n_iter": 8, "call": 0.5, "ratio": 1.5}
+    lines = bench.check_targets(rows, ["vl-drunet", "dl-drunet"], timing=timing)
+    assert "[MISS] vl-drunet HQS vs dpir-sr-ladder, sr x4 Set5: -0.10 dB (target >= -0.05)" in lines
+    assert "[ok] vl-drunet >= every classical baseline, sr x4 Set5: +1.60 dB over tv (target >= +0.0)" in lines
     assert any(line.startswith("[WARN] cbm3d/hqs gave non-finite PSNR in sr x4 Set5") for line in lines)
-    assert "[MISS] vl-drunet vs best classical, deblur noise 2.55: +1.40 dB (target >= +1.5)" in lines
+    assert "[ok] vl-drunet >= every classical baseline, deblur noise 2.55: +0.20 dB over cbm3d/hqs (target >= +0.3)" \
+        not in lines
+    assert "[MISS] vl-drunet >= every classical baseline, deblur noise 2.55: +0.20 dB over cbm3d/hqs (target >= +0.3)" \
+        in lines
+    assert "[MISS] vl-drunet vs best interpolation, inpaint 50% missing: +1.20 dB over biharmonic (target >= +1.5)" \
+        in lines
     assert "[ok] vl-drunet >= dl-drunet, sr x4 Set5: +1.00 dB" in lines
     assert "[MISS] vl-drunet >= dl-drunet, deblur noise 2.55: -0.50 dB" in lines
-    assert "[MISS] 512x512 colour deblur, default settings: 12.0 s (target <= 10)" in lines
+    assert "[ok] anchors: vl-drunet vs published DPIR, mean over 2 cells -0.05 dB (target >= -0.5)" in lines
+    assert "[ok] anchors: ahead on 1 cells (target >= 1)" in lines
+    assert "[MISS] anchors: vl-drunet vs PnP-CBM3D, worst cell -0.08 dB over 1 cells (target >= 0)" in lines
+    assert any(line.startswith("[MISS] 512x512 colour deblur") and "= 1.50 x (8 iterations" in line for line in lines)
+    assert "29.53" in bench.format_anchors(rows)
     table = bench.format_table(rows)
     assert table.splitlines()[0].startswith("method") and "29.00" in table
 
