@@ -84,9 +84,9 @@ sphinx_gallery_conf = {
     "within_subsection_order": "pnpleaves_docs.DemoOrder",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("pnpleaves_docs.figures_scraper",),
     # an example that closes its figures after saving them still shows them on its page
-    "reset_modules": ("matplotlib", "pnpleaves_docs.keep_figures_open"),
+    "reset_modules": ("matplotlib", "pnpleaves_docs.before_example"),
     "matplotlib_animations": False,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,

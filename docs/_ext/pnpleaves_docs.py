@@ -140,12 +140,25 @@ def reexports(modules: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def keep_figures_open(gallery_conf, fname, when) -> None:
-    """sphinx-gallery ``reset_modules`` hook: an example's own ``plt.close(fig)`` is ignored so that
-    the figure it drew still reaches the gallery page; the scraper's ``plt.close("all")`` at the end
-    of each cell still closes everything."""
+def _pngs(folder: Path) -> dict[str, float]:
+    return {str(p.resolve()): p.stat().st_mtime for p in Path(folder).resolve().rglob("_out/*.png")}
+
+
+_SAVED: dict[str, float] = {}
+
+
+def before_example(gallery_conf, fname, when) -> None:
+    """sphinx-gallery ``reset_modules`` hook, run before each example.
+
+    - An example's own ``plt.close(fig)`` is ignored, so that the figure it drew still reaches its
+      page; the scraper's ``plt.close("all")`` at the end of each cell still closes everything.
+    - The PNG files already under the examples' ``_out/`` folders are noted, so that
+      :func:`figures_scraper` shows only the ones this example writes.
+    """
     import matplotlib.pyplot as plt
 
+    _SAVED.clear()
+    _SAVED.update(_pngs(ROOT / "demos"))
     if getattr(plt.close, "_pnpleaves", False):
         return
     original = plt.close
@@ -156,6 +169,30 @@ def keep_figures_open(gallery_conf, fname, when) -> None:
 
     close._pnpleaves = True
     plt.close = close
+
+
+
+
+def figures_scraper(block, block_vars, gallery_conf) -> str:
+    """sphinx-gallery image scraper: the open matplotlib figures of a cell, as usual; when a cell has
+    none, the PNG files it wrote under an ``_out/`` folder next to the example (figures drawn on a
+    bare ``matplotlib.figure.Figure`` and saved, which pyplot never sees)."""
+    import shutil
+
+    from sphinx_gallery.scrapers import figure_rst, matplotlib_scraper
+
+    rst = matplotlib_scraper(block, block_vars, gallery_conf)
+    written = _pngs(ROOT / "demos")
+    new = [p for p, t in sorted(written.items()) if _SAVED.get(p) != t]
+    _SAVED.update(written)
+    if rst.strip() or not new:
+        return rst
+    paths = []
+    for p in new:
+        target = Path(next(block_vars["image_path_iterator"]))
+        shutil.copyfile(p, target)
+        paths.append(target)
+    return figure_rst(paths, gallery_conf["src_dir"])
 
 
 # -- links to files outside docs/ -------------------------------------------------------------------
@@ -240,8 +277,14 @@ def _patch_extract_summary() -> None:
     autosummary.extract_summary = extract_summary
 
 
+def _always_reread(app, env, added, changed, removed) -> list[str]:
+    """The pages that include generated tables of contents are read again on every build."""
+    return [doc for doc in ("index", "labs") if doc in env.found_docs]
+
+
 def setup(app):  # noqa: D103  (a Sphinx extension)
     _patch_extract_summary()
+    app.connect("env-get-outdated", _always_reread)
     app.connect("source-read", _outside_links)
     app.connect("autodoc-process-docstring", _docstring_bars)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
