@@ -126,3 +126,25 @@ def check_output(x: Any, prior: Any, what: str = "the result") -> Any:
             "file (pnpleaves.load_prior verifies registered names and files written by pnpleaves) or try another prior."
         )
     return x
+
+
+def check_device(device: Any) -> Any:
+    """Return ``device`` as a ``torch.device`` (None stays None), refusing names torch does not know and
+    a CUDA/MPS device this machine does not have, with a one-line fix."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(
+            f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {device!r}."
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} asks for CUDA, but no CUDA GPU is available here; use device 'cpu'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) "
+                             f"(cuda:0..cuda:{torch.cuda.device_count() - 1}).")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise InputError(f"device {device!r} asks for Apple MPS, which is not available here; use device 'cpu'.")
+    return dev

@@ -15,12 +15,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import imageio.v3 as iio
 import numpy as np
 import scipy.io as sio
 
 from pnpleaves.errors import InputError
-from pnpleaves.io import read_image, write_image
+from pnpleaves.io import FORMATS_HELP, DEFAULT_JPEG_QUALITY, check_output_path, image_bit_depth, read_image, write_image
 from pnpleaves.restoration import pnp_deblur, pnp_denoise, pnp_inpaint, pnp_super_resolve
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of the sub-command ``parser.prog`` ends with."""
     cmd = _which(parser)
     parser.add_argument("image", help="input image (PNG, JPEG or TIFF; 8 or 16 bit, grey or RGB)")
-    parser.add_argument("--out", "-o", required=True, help="output image file (.png, .tif, .jpg)")
+    parser.add_argument("--out", "-o", required=True,
+                        help=f"output image file (.png, .tif, .jpg, .bmp; the extension picks the format): {FORMATS_HELP}")
     if cmd == "deblur":
         parser.add_argument("--kernel", "-k", required=True,
                             help="blur kernel: .npy, .mat or an image file (normalised to sum 1)")
@@ -73,20 +73,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  "'x8' all eight averaged at every step (8x slower), 'none'")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
-                        help="output bit depth (default: the input's; JPEG is always 8)")
+                        help="output bit depth for PNG/TIFF (default: the input's, 16-bit colour PNGs included); "
+                             "JPEG and BMP are always 8 bit")
+    parser.add_argument("--quality", type=int, default=DEFAULT_JPEG_QUALITY,
+                        help=f"JPEG quality 1-100 (default {DEFAULT_JPEG_QUALITY}; JPEG output only)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 # --------------------------------------------------------------------------- readers
-
-
-def _input_bit_depth(path: Path) -> int:
-    try:
-        dtype = np.dtype(iio.improps(path).dtype)
-    except Exception:  # unreadable files are reported by read_image
-        return 8
-    return 16 if dtype.itemsize >= 2 and dtype.kind in "ui" else 8
 
 
 def _pick(arrays: list[np.ndarray], index: int | None, what: str) -> np.ndarray:
@@ -132,6 +127,8 @@ def read_kernel(path: str | Path, *, index: int | None = None, var: str | None =
     ``index`` (counting from 1); a ``.mat`` with several variables needs ``var``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"kernel file {str(path)!r} is a folder; give a .npy, .mat or image file.")
     if not path.is_file():
         raise FileNotFoundError(f"kernel file {str(path)!r} does not exist.")
     suffix = path.suffix.lower()
@@ -139,7 +136,8 @@ def read_kernel(path: str | Path, *, index: int | None = None, var: str | None =
         try:
             data = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise InputError(f"could not read {str(path)!r} as a NumPy .npy file ({exc}).") from None
+            raise InputError(f"could not read {str(path)!r} as a NumPy .npy file: it is not a valid .npy array "
+                             f"file ({type(exc).__name__}). Save the kernel with numpy.save.") from None
         arrays = [data] if data.ndim == 2 else list(data) if data.ndim == 3 else None
         if arrays is None:
             raise InputError(f"expected a 2-D kernel or a 3-D stack in {str(path)!r}; got shape {data.shape}.")
@@ -176,6 +174,8 @@ def read_kernel(path: str | Path, *, index: int | None = None, var: str | None =
 def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
     if spec in ("bicubic", "gaussian"):
         return spec
+    if args.command == "super-resolve" and not Path(spec).exists() and not Path(spec).suffix:
+        raise InputError(f"--kernel must be 'bicubic', 'gaussian' or a kernel file (.npy, .mat, image); got {spec!r}.")
     return read_kernel(spec, index=args.kernel_index, var=args.kernel_var)
 
 
@@ -184,13 +184,15 @@ def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     cmd = args.command
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{str(out)!r} already exists; pass --overwrite to replace it.")
+    out = check_output_path(args.out, overwrite=args.overwrite, what="--out")  # before any work
+    if not 1 <= args.quality <= 100:
+        raise InputError(f"--quality must be in 1..100; got {args.quality}.")
     src = Path(args.image)
     img = read_image(src)  # FileNotFoundError / ValueError with one clear line
-    depth = args.bit_depth or _input_bit_depth(src)
-    if out.suffix.lower() in (".jpg", ".jpeg"):
+    depth = args.bit_depth or image_bit_depth(src)
+    if out.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+        if args.bit_depth == 16:
+            logger.warning("warning: --bit-depth 16 does not apply to %s; writing 8 bit", out.suffix)
         depth = 8
     sigma = None if args.sigma is None else args.sigma / 255.0
     if sigma is not None and not 0 <= sigma <= 1:
@@ -221,6 +223,6 @@ def run(args: argparse.Namespace) -> int:
             res = pnp_denoise(img, **common)
     for w in caught:
         logger.warning("warning: %s", w.message)
-    path = write_image(out, res, bit_depth=depth, overwrite=args.overwrite)
+    path = write_image(out, res, bit_depth=depth, overwrite=args.overwrite, quality=args.quality)
     print(f"wrote {path} ({res.shape[1]}x{res.shape[0]}, {depth}-bit)")
     return 0

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from deepinv.models import Denoiser
 
+from pnpleaves._checks import check_device
 from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.models import build_model
 from pnpleaves.priors.files import (
@@ -117,13 +118,16 @@ def load_prior(
     :param registry: a registry TOML other than the package's.
     :returns: a new module each call (callers may change it freely), with the attributes of :class:`Prior`.
     """
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    device = check_device(device) if device is not None else torch.device("cpu")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise InputTypeError(
             f"name_or_path must be a registered prior name or a path; got {type(name_or_path).__name__}."
         )
     entries = read_registry(registry)
     key = str(name_or_path)
+    if isinstance(name_or_path, str) and not key.strip():
+        raise InputError("name_or_path must be a registered prior name or a path; got an empty string. "
+                         f"Registered priors: {', '.join(sorted(entries)) or 'none'}.")
     if key in entries and not isinstance(name_or_path, os.PathLike):
         entry = entries[key]
         path = find_weights_file(key, entry)
@@ -233,6 +237,7 @@ def resolve_prior(
     (used as is, moved to ``device`` when one is given), or a plain callable ``D(x, sigma)`` (wrapped).
     ``(lo, hi)`` is the noise range it was trained on (:func:`prior_sigma_range`).
     """
+    device = check_device(device)
     if isinstance(prior, (str, os.PathLike)):
         if isinstance(prior, str) and not prior.strip():
             raise InputError("prior must be a registered name or a path; got an empty string. "
