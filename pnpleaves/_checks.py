@@ -11,11 +11,8 @@ A bad value raises :class:`~pnpleaves.errors.InputError` (a ``ValueError``), a v
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from typing import Any
-
-import torch
 
 from pnpleaves.errors import InputError, InputTypeError
 
@@ -93,6 +90,7 @@ def check_size(size: Any, name: str = "size") -> tuple[int, int]:
         h = w = size
     h = check_number(h, name, low=1, integer=True, hint="Give the image side in pixels, e.g. size=256.")
     w = check_number(w, name, low=1, integer=True, hint="Give the image side in pixels, e.g. size=256.")
+    check_pixels(h, w, name)
     return int(h), int(w)
 
 
@@ -106,45 +104,3 @@ def check_range_pair(value: Any, name: str, *, low: float | None = None, high: f
         raise InputError(f"{name} must satisfy lo <= hi; got {value!r}. Swap the two values.")
     return lo, hi
 
-
-def prior_label(prior: Any) -> str:
-    """How an error names a ``prior`` argument: its registered name or path, else the module's name."""
-    if isinstance(prior, (str, os.PathLike)):
-        return repr(str(prior))
-    name = getattr(prior, "name", None)
-    return repr(name) if isinstance(name, str) else type(prior).__name__
-
-
-def check_output(x: Any, prior: Any, what: str = "the result") -> Any:
-    """Return the tensor ``x`` after checking it holds only finite values, else raise an InputError that
-    blames the prior (its input was checked before): a damaged weights file or an unsuitable denoiser."""
-    if not bool(torch.isfinite(x).all()):
-        n_bad = int((~torch.isfinite(x)).sum())
-        raise InputError(
-            f"{what} holds {n_bad} NaN/Inf value(s) out of {x.numel()}: the prior {prior_label(prior)} returned "
-            "non-finite values (damaged weights, or a denoiser that does not fit this input). Check the prior's "
-            "file (pnpleaves.load_prior verifies registered names and files written by pnpleaves) or try another prior."
-        )
-    return x
-
-
-def check_device(device: Any) -> Any:
-    """Return ``device`` as a ``torch.device`` (None stays None), refusing names torch does not know and
-    a CUDA/MPS device this machine does not have, with a one-line fix."""
-    if device is None:
-        return None
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise InputError(
-            f"device must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {device!r}."
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {device!r} asks for CUDA, but no CUDA GPU is available here; use device 'cpu'.")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InputError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s) "
-                             f"(cuda:0..cuda:{torch.cuda.device_count() - 1}).")
-    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise InputError(f"device {device!r} asks for Apple MPS, which is not available here; use device 'cpu'.")
-    return dev

@@ -370,3 +370,86 @@ def test_smaller_empty_prior_name_is_not_folder_dot():
     """Smaller item: load_prior("") says the name is empty (before: talked of folder '.')."""
     with pytest.raises(InputError, match="empty string"):
         load_prior("")
+
+
+# --------------------------------------------------------------------------- items 3 and 4: generate
+
+
+def _dl():
+    from pnpleaves.generators import make_config
+
+    return make_config("dl", None)
+
+
+def test_item3_temp_files_are_never_listed_and_cleaned_on_resume(tmp_path):
+    """Item 3: the truncated hidden temp PNG of an interrupted run is not an image for list_images (so
+    stats / eval-denoiser work on the folder) and is removed when the run resumes."""
+    from pnpleaves.generators.writer import write_dataset
+    from pnpleaves.io import list_images
+
+    write_dataset(tmp_path, _dl(), n=2, size=16, seed=0)
+    temp = tmp_path / ".dl_000000002.png.tmp4242.png"
+    temp.write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    assert [p.name for p in list_images(tmp_path)] == ["dl_000000000.png", "dl_000000001.png"]
+    counts = write_dataset(tmp_path, _dl(), n=3, size=16, seed=0)
+    assert counts == {"written": 1, "skipped": 2}
+    assert not temp.exists()
+
+
+def test_item4_second_writer_is_refused_and_stale_lock_taken_over(tmp_path):
+    """Item 4: a folder locked by a live process refuses a second writer with a clear message; the lock of
+    a process that is gone is taken over; the lock is released after the run."""
+    import socket
+    import subprocess
+    import sys
+
+    from pnpleaves.errors import UserError
+    from pnpleaves.generators.writer import LOCK, write_dataset
+
+    lock = tmp_path / LOCK
+    lock.write_text(f"{os.getppid()} {socket.gethostname()}\n")
+    with pytest.raises(UserError, match="being written by another"):
+        write_dataset(tmp_path, _dl(), n=1, size=16)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"{dead.pid} {socket.gethostname()}\n")
+    assert write_dataset(tmp_path, _dl(), n=1, size=16)["written"] == 1
+    assert not lock.exists()
+    lines = (tmp_path / "manifest.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+
+
+def test_item4_cache_is_ordered_by_seed_and_counts_each_file_once(tmp_path):
+    """Item 4: the training cache follows the seeds, not the manifest's completion order, and a manifest
+    line written twice gives one image (before: duplicated, in completion order)."""
+    import json
+
+    from pnpleaves.generators.writer import write_dataset
+    from pnpleaves.training.data import CacheImages
+
+    write_dataset(tmp_path, _dl(), n=3, size=16, seed=0)
+    manifest = tmp_path / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([lines[2], lines[0], lines[1], lines[0]]) + "\n")  # workers' order + a duplicate
+    cache = CacheImages(tmp_path, preload=False)
+    assert [p.name for p in cache.files] == [json.loads(l)["file"] for l in lines]
+
+
+def test_smaller_leaves_dataset_slices_and_bad_indices():
+    """Smaller item: ds[0:2] gives a batch and ds[1.5] a TypeError that says why (before: odd errors)."""
+    from pnpleaves.generators import LeavesDataset
+
+    ds = LeavesDataset(3, 16, model="dl")
+    assert ds[0:2].shape == (2, 3, 16, 16)
+    assert torch.equal(ds[-1], ds[2])
+    with pytest.raises(TypeError, match="integers or slices"):
+        ds[1.5]
+
+
+def test_smaller_generator_size_limit_before_allocating():
+    """Smaller item: vibrant_leaves(20000) and 100000 are refused before allocating (before: > 12 GB, MemoryError)."""
+    from pnpleaves.generators import vibrant_leaves
+
+    for size in (20000, 100000):
+        with pytest.raises(InputError, match="MP"):
+            vibrant_leaves(size, seed=0)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .._checks import check_number, check_size
+from ..errors import InputTypeError
 from .config import make_config
 from .writer import generate
 
@@ -42,8 +43,23 @@ class LeavesDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int | slice) -> torch.Tensor:
+        """Image ``index`` (negative indices count from the end); a slice gives a ``(N, 3, H, W)`` batch."""
+        if isinstance(index, slice):
+            items = range(*index.indices(self.n))
+            if not items:
+                return torch.empty((0, 3, *self.size))
+            return torch.stack([self[i] for i in items])
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            if isinstance(index, torch.Tensor) and index.ndim == 0 and not index.is_floating_point():
+                index = int(index)
+            else:
+                raise InputTypeError(f"LeavesDataset indices must be integers or slices; got {index!r} "
+                                f"({type(index).__name__}).")
+        index = int(index)
+        if index < 0:
+            index += self.n
         if not 0 <= index < self.n:
-            raise IndexError(f"index must be in [0, {self.n}); got {index}.")
-        img = generate(self.config, self.size, self.seed + int(index))
+            raise IndexError(f"index must be in [-{self.n}, {self.n}); got {index}.")
+        img = generate(self.config, self.size, self.seed + index)
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))

@@ -6,28 +6,98 @@ Image ``k`` of a folder made with ``--seed S0`` has seed ``S0 + k`` and depends 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import multiprocessing as mp
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from .._checks import check_number, check_size
+from ..errors import UserError
 from .config import DeadLeavesConfig, VibrantLeavesConfig, config_from_dict, config_to_dict
+from .dead_leaves import dead_leaves
+from .vibrant_leaves import vibrant_leaves
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
+#: lock file of a folder being written (hidden: never listed as an image)
+LOCK = ".pnpleaves-generate.lock"
+
+
+class FolderLockedError(UserError):
+    """Another live process is writing the dataset folder."""
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[Path]:
+    """Hold ``folder/.pnpleaves-generate.lock`` while writing: a second writer gets a
+    :class:`FolderLockedError`; a lock left by a dead process of this machine is taken over."""
+    path = folder / LOCK
+    me = f"{os.getpid()} {socket.gethostname()}\n"
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid_s, host = (path.read_text().split() + ["", ""])[:2]
+                pid = int(pid_s)
+            except (OSError, ValueError):
+                pid, host = -1, ""
+            if host == socket.gethostname() and pid > 0 and not _process_alive(pid):
+                log.warning("taking over the stale lock %s of process %d, which is gone", path, pid)
+                path.unlink(missing_ok=True)
+                continue
+            if pid < 0:  # unreadable: being written this instant, or damaged
+                raise FolderLockedError(f"{str(folder)!r} is locked ({str(path)!r} is unreadable); if no other "
+                                        "`pnpleaves generate` writes there, remove that file.")
+            raise FolderLockedError(
+                f"{str(folder)!r} is being written by another `pnpleaves generate` (process {pid} on {host}); "
+                f"wait for it to finish, or write into another --out folder. If that process is gone, remove "
+                f"{str(path)!r}."
+            )
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        break
+    else:  # pragma: no cover - lost the race three times
+        raise FolderLockedError(f"could not lock {str(folder)!r}; another process keeps taking it.")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def remove_temporary_files(folder: Path) -> list[str]:
+    """Delete the hidden temporary files an interrupted writer left in ``folder``; return their names."""
+    removed = []
+    for p in folder.iterdir():
+        if p.is_file() and p.name != LOCK and p.name.startswith(".") and ".tmp" in p.name:
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted run in %s", len(removed), folder)
+    return removed
 
 
 def generate(config: DeadLeavesConfig | VibrantLeavesConfig, size: int | tuple[int, int], seed: int) -> np.ndarray:
     """One image of either model from its config."""
-    from .dead_leaves import dead_leaves
-    from .vibrant_leaves import vibrant_leaves
-
     fn = dead_leaves if isinstance(config, DeadLeavesConfig) else vibrant_leaves
     return fn(size, seed=seed, config=config)
 
@@ -60,7 +130,7 @@ def _worker_init() -> None:
 
 
 def _make_one(job: tuple[dict, tuple[int, int], int, str]) -> tuple[str, int]:
-    from ..io import write_image
+    from ..io import write_image  # not at the top: generating images must not import torch (see pnpleaves.io)
 
     cfg_dict, size, seed, path = job
     img = generate(config_from_dict(cfg_dict), size, seed)
@@ -72,8 +142,10 @@ def write_dataset(out: str | os.PathLike, config, *, n: int, size: int | tuple[i
                   workers: int = 1, progress: bool = False) -> dict[str, int]:
     """Write images ``seed .. seed + n - 1`` as PNG files in ``out`` with a manifest.
 
-    Images already listed in the manifest (and present) are skipped, so an interrupted run resumes.
-    A folder that holds another dataset (another model, config or size) is refused, never
+    Images already listed in the manifest (and present) are skipped, so an interrupted run resumes;
+    the hidden temporary files an interrupted run left are removed first. The folder is locked while
+    it is written: a second writer gets a :class:`FolderLockedError` (a lock of a dead process is taken
+    over). A folder that holds another dataset (another model, config or size) is refused, never
     overwritten. Returns counts ``{"written": .., "skipped": ..}``.
     """
     n = check_number(n, "n", low=1, integer=True)
@@ -84,6 +156,13 @@ def write_dataset(out: str | os.PathLike, config, *, n: int, size: int | tuple[i
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {str(out)!r} is a file; give a folder.")
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):
+        remove_temporary_files(out)
+        return _write_locked(out, config, n=n, size=size, seed=seed, workers=workers, progress=progress)
+
+
+def _write_locked(out: Path, config, *, n: int, size: tuple[int, int], seed: int, workers: int,
+                  progress: bool) -> dict[str, int]:
     cfg_dict = config_to_dict(config)
     model = cfg_dict["model"]
     done: set[str] = set()
@@ -108,8 +187,6 @@ def write_dataset(out: str | os.PathLike, config, *, n: int, size: int | tuple[i
     counts = {"written": 0, "skipped": n - len(jobs)}
     if not jobs:
         return counts
-    from tqdm import tqdm
-
     bar = tqdm(total=len(jobs), disable=not progress, unit="img", desc=f"generate {model}")
     with open(out / MANIFEST, "a") as manifest:
         for name, s in _run_jobs(jobs, workers):
@@ -127,8 +204,6 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[tuple[str, int]]:
         for job in jobs:
             yield _make_one(job)
         return
-    import multiprocessing as mp
-
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ctx.Pool(workers, initializer=_worker_init) as pool:
         yield from pool.imap_unordered(_make_one, jobs, chunksize=1)

@@ -17,8 +17,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from deepinv.models import Denoiser
 
-from pnpleaves._checks import check_device
 from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.images import check_device
 from pnpleaves.models import build_model
 from pnpleaves.priors.files import (
     DEFAULT_SIGMA_RANGE,

@@ -45,9 +45,9 @@ import torch
 from deepinv.physics import DecomposablePhysics
 from tqdm.auto import tqdm
 
-from pnpleaves._checks import check_choice, check_number, check_output, check_range_pair
+from pnpleaves._checks import check_choice, check_number, check_range_pair
 from pnpleaves.errors import InputError, InputTypeError
-from pnpleaves.images import to_bchw
+from pnpleaves.images import check_output, to_bchw
 from pnpleaves.models.wrappers import adapt_denoiser
 from pnpleaves.priors import resolve_prior
 from pnpleaves.sampling.prior import kadkhodaie, kadkhodaie_beta, module_device, sigma_bounds

@@ -37,7 +37,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from pnpleaves._checks import check_choice, check_number, check_output, check_pixels, check_size
+from pnpleaves._checks import check_choice, check_number, check_pixels, check_size
+from pnpleaves.images import check_output
 from pnpleaves.errors import InputError, InputTypeError
 from pnpleaves.models.wrappers import adapt_denoiser
 from pnpleaves.priors import resolve_prior

@@ -70,17 +70,22 @@ class CacheImages:
         folder = Path(folder)
         manifest = folder / "manifest.jsonl"
         if manifest.is_file():
-            files = []
+            by_file: dict[str, Any] = {}  # one entry per file: a line written twice is counted once
             with open(manifest, encoding="utf-8") as f:
                 for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
                     try:
-                        files.append(folder / json.loads(line)["file"])
-                    except (json.JSONDecodeError, KeyError):
+                        entry = json.loads(line)
+                        by_file.setdefault(entry["file"], entry.get("seed"))
+                    except (json.JSONDecodeError, KeyError, TypeError):
                         raise InputError(
                             f"{str(manifest)!r} line {n} is not a JSON object with a 'file' key."
                         ) from None
+            # in seed order (then name), not in the order workers finished: the batches then depend only on
+            # (seed, t), whatever --workers or interruptions the dataset was written with
+            order = sorted(by_file, key=lambda name: (by_file[name] is None, by_file[name] or 0, name))
+            files = [folder / name for name in order]
             missing = [str(p) for p in files if not p.is_file()]
             if missing:
                 raise FileNotFoundError(
