@@ -310,3 +310,30 @@ def test_default_prior_error_names_the_registered_priors(images):
     known = ", ".join(sorted(list_priors())) or "none registered yet"
     with pytest.raises(ValueError, match=f"unknown prior 'no-such-prior'; known priors: {known}"):
         pnp_deblur(images["rgb"], K, prior="no-such-prior")
+
+
+def test_inpainting_defaults_to_admm_from_linear_interpolation(den, images):
+    """The default-method switch (ADMM for inpainting) keeps kinds, shapes and determinism."""
+    mask = np.random.default_rng(2).random((37, 51)) > 0.5
+    g, rgb = images["grey_u8"], images["rgb"]
+    assert inspect.signature(pnp_inpaint).parameters["method"].default == "admm"
+    a = pnp_inpaint(rgb, mask, prior=den, sigma=0.0, **FAST)
+    assert np.array_equal(a, pnp_inpaint(rgb, mask, prior=den, sigma=0.0, method="admm", **FAST))
+    assert np.array_equal(a, pnp_inpaint(rgb, mask, prior=den, sigma=0.0, **FAST))  # deterministic
+    assert not np.array_equal(a, pnp_inpaint(rgb, mask, prior=den, sigma=0.0, method="hqs", **FAST))
+    assert a.shape == rgb.shape and a.dtype == np.float32
+    out = pnp_inpaint(g, mask, prior=den, sigma=0.0, **FAST)
+    assert out.shape == g.shape and out.dtype == np.float32
+    t = pnp_inpaint(torch.from_numpy(rgb).permute(2, 0, 1)[None], torch.from_numpy(mask), prior=den, sigma=0.0, **FAST)
+    assert isinstance(t, torch.Tensor) and t.shape == (1, 3, 37, 51)
+    # the first estimate is the linear interpolation: with a do-nothing prior and tiny steps it stays there
+    from pnpleaves.restoration.baselines import linear_inpaint
+
+    class Identity(dinv.models.Denoiser):
+        def forward(self, x, sigma, **kwargs):
+            return x
+
+    lin = linear_inpaint(rgb * mask[..., None], mask)
+    out = pnp_inpaint(rgb * mask[..., None], mask, prior=Identity(), sigma=0.0, method="hqs", n_iter=1)
+    # (the padded band and co-circular grid points may flip a few Delaunay triangles)
+    assert (np.abs(out - lin)[6:-6, 6:-6] < 1e-5).mean() > 0.9
