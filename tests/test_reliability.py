@@ -453,3 +453,74 @@ def test_smaller_generator_size_limit_before_allocating():
     for size in (20000, 100000):
         with pytest.raises(InputError, match="MP"):
             vibrant_leaves(size, seed=0)
+
+
+# --------------------------------------------------------------------------- item 5 in every command; smaller CLI items
+
+
+def test_item5_sample_checks_its_output_before_sampling(tmp_path, monkeypatch, capsys):
+    """Item 5: `sample` refuses an existing --out before sampling (before: after the whole sampling)."""
+    import pnpleaves.cli.sample as sample_cli
+
+    monkeypatch.setattr(sample_cli, "sample_prior", lambda *a, **k: pytest.fail("sampled before checking --out"))
+    (tmp_path / "s.png").write_bytes(b"x")
+    assert _run_cli(["sample", "--prior", "x", "--out", tmp_path / "s.png"]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_smaller_sample_sigma_max_is_on_the_0_255_scale(tmp_path, monkeypatch):
+    """Smaller item: `sample --sigma-max` is on the 0-255 scale like every other --sigma (before: [0, 1])."""
+    import pnpleaves.cli.sample as sample_cli
+
+    seen = {}
+
+    def fake(prior, **kw):
+        seen.update(kw)
+        return torch.zeros(kw["n"], 3, 4, 4)
+
+    monkeypatch.setattr(sample_cli, "sample_prior", fake)
+    assert _run_cli(["sample", "--prior", "x", "--n", "1", "--size", "4", "--sigma-max", "51",
+                     "--out", tmp_path / "s.png"]) == 0
+    assert seen["sigma_max"] == pytest.approx(0.2)
+    assert _run_cli(["sample", "--prior", "x", "--sigma-max", "0.2", "--out", tmp_path / "t.png"]) == 2
+
+
+def test_item5_demo_does_not_overwrite_silently(tmp_path, monkeypatch, capsys):
+    """Item 5: `demo` refuses to replace its figure without --overwrite, before any work (before: silent)."""
+    import pnpleaves.cli.demo as demo_cli
+
+    monkeypatch.setattr(demo_cli, "run_demo", lambda *a, **k: pytest.fail("ran before checking the figure"))
+    (tmp_path / "demo_deblur.png").write_bytes(b"x")
+    assert _run_cli(["demo", "--out-dir", tmp_path]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_item5_eval_and_stats_check_outputs_first(tmp_path, capsys):
+    """Item 5: eval-denoiser --csv and stats --plot refuse a bad output before any work."""
+    from pnpleaves.io import write_image
+
+    write_image(tmp_path / "a.png", np.full((8, 8, 3), 0.5))
+    assert _run_cli(["eval-denoiser", "--prior", "x", "--testset", tmp_path, "--sigma", "25",
+                     "--csv", tmp_path / "t.txt"]) == 2
+    assert _run_cli(["stats", tmp_path, "--plot", tmp_path / "p.npy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("must end with") == 2
+
+
+def test_smaller_non_utf8_config_is_named(tmp_path):
+    """Smaller item: a non-UTF-8 config file is named in the error (before: a bare UnicodeDecodeError)."""
+    from pnpleaves.training.config import TrainConfig
+
+    p = tmp_path / "bad.toml"
+    p.write_bytes(b'name = "\xff\xfe"\n')
+    with pytest.raises(InputError, match="bad.toml.*UTF-8"):
+        TrainConfig.from_toml(p)
+
+
+def test_smaller_lanczos_kernel_lists_the_choices(tmp_path, capsys):
+    """Smaller item: `super-resolve --kernel lanczos` lists bicubic/gaussian (before: "file does not exist")."""
+    from pnpleaves.io import write_image
+
+    src = write_image(tmp_path / "in.png", np.full((8, 8, 3), 0.5))
+    assert _run_cli(["super-resolve", src, "--scale", "2", "--kernel", "lanczos", "--out", tmp_path / "o.png"]) == 2
+    assert "'bicubic', 'gaussian'" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from skimage import data
 
+from pnpleaves.io import check_output_path
 from pnpleaves.metrics import psnr
 from pnpleaves.priors import list_priors
 from pnpleaves.restoration import degrade_blur, estimate_sigma, levin_kernel, pnp_deblur, wiener_deblur
@@ -129,10 +130,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", default="pnpleaves_demo", help="folder for the figure (default: pnpleaves_demo)")
     parser.add_argument("--prior", default=None, help="prior to use (default: vl-drunet, else the best registered)")
     parser.add_argument("--size", type=int, default=None, help="centre crop side for a faster run (default: 512)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR/demo_deblur.png if it exists")
 
 
 def run(args: argparse.Namespace) -> int:
-    res = run_demo(args.out_dir, prior=args.prior, size=args.size)
+    check_output_path(Path(args.out_dir) / "demo_deblur.png", overwrite=args.overwrite, what="the figure")  # before any work
+    res = run_demo(args.out_dir, prior=args.prior, size=args.size, overwrite=args.overwrite)
     print(res["why"])
     p = res["psnr"]
     line = f"PSNR: blurred {p['blurred']:.2f} dB, Wiener {p['wiener']:.2f} dB"

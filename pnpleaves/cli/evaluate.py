@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from pathlib import Path
 
 from pnpleaves.errors import UserError
+from pnpleaves.io import check_output_path
 from pnpleaves.models.bm3d import bm3d_available
 from pnpleaves.priors import resolve_prior
 from pnpleaves.training.evaluate import evaluate_denoiser
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default cpu)")
     bm3d = parser.add_mutually_exclusive_group()
     bm3d.add_argument("--bm3d", dest="bm3d", action="store_true", default=None,
-                      help="add a CBM3D column (needs `pip install bm3d`; default: on when installed)")
+                      help="add a CBM3D column (slow; needs `pip install bm3d`; default: off)")
     bm3d.add_argument("--no-bm3d", dest="bm3d", action="store_false", help="skip the CBM3D column")
     parser.add_argument("--no-ssim", action="store_true", help="skip SSIM (faster)")
     parser.add_argument("--csv", default=None,
@@ -38,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {s}.")
     if args.max_images is not None and args.max_images < 1:
         raise UserError(f"--max-images must be >= 1; got {args.max_images}.")
-    if args.csv is not None and Path(args.csv).exists():
-        raise UserError(f"--csv {args.csv!r} already exists; choose a new file name (nothing was run).")
-    use_bm3d = bm3d_available() if args.bm3d is None else args.bm3d
+    if args.csv is not None:  # before any work
+        check_output_path(args.csv, overwrite=False, suffixes=(".csv",), what="--csv")
+    use_bm3d = bool(args.bm3d)  # opt-in: CBM3D is slow
+    if use_bm3d and not bm3d_available():
+        raise UserError("--bm3d needs the bm3d package: pip install bm3d (or pnpleaves[bm3d]).")
     den, _ = resolve_prior(args.prior, args.device)
     result = evaluate_denoiser(
         den, args.testset, [s / 255.0 for s in args.sigma], seed=args.seed,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pnpleaves.errors import UserError
-from pnpleaves.io import write_image
+from pnpleaves.io import check_output_path, write_image
 from pnpleaves.sampling import DEFAULT_STEPS, INITS, METHODS, sample_prior
 
 
@@ -31,10 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", choices=INITS, default="gaussian-fit",
                         help="start: Gaussian fitted to the training data (default) or grey + white noise")
     parser.add_argument("--sigma-max", type=float, default=None,
-                        help="top noise level on the [0, 1] scale (default: the top of the prior's trained range)")
+                        help="top noise level on the 0-255 scale like every --sigma, e.g. 75 "
+                             "(default: the top of the prior's trained range)")
     parser.add_argument("--sigma-min", type=float, default=None,
-                        help="lowest noise level on the [0, 1] scale (default: max(0.01, bottom of the range))")
-    parser.add_argument("--out", required=True, help="output PNG (a grid of the samples)")
+                        help="lowest noise level on the 0-255 scale, e.g. 2.55 (default: max(2.55, bottom of the range))")
+    parser.add_argument("--out", required=True, help="output image (a grid of the samples; .png, .tif, .jpg, .bmp)")
     parser.add_argument("--cols", type=int, default=None, help="grid columns (default: about sqrt(n))")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--device", default=None, help="torch device (default cpu)")
@@ -60,10 +61,18 @@ def run(args: argparse.Namespace) -> int:
     cols = args.cols or math.ceil(math.sqrt(args.n))
     if cols < 1:
         raise UserError(f"--cols must be >= 1; got {cols}.")
+    check_output_path(args.out, overwrite=args.overwrite, what="--out")  # before sampling
+    sigmas = {}
+    for flag, value in (("--sigma-max", args.sigma_max), ("--sigma-min", args.sigma_min)):
+        if value is not None and not 1 <= value <= 255:
+            hint = f" (did you mean {value * 255:g}? the [0, 1] scale is the library's)" if 0 < value < 1 else ""
+            raise UserError(f"{flag} is on the 0-255 scale, like every --sigma, and must be in [1, 255]; "
+                            f"got {value:g}{hint}.")
+        sigmas[flag] = None if value is None else value / 255.0
     t0 = time.perf_counter()
     x = sample_prior(
         args.prior, n=args.n, size=args.size, method=args.method, steps=args.steps, seed=args.seed,
-        init=args.init, sigma_max=args.sigma_max, sigma_min=args.sigma_min, device=args.device, progress=True,
+        init=args.init, sigma_max=sigmas["--sigma-max"], sigma_min=sigmas["--sigma-min"], device=args.device, progress=True,
     )
     wall = time.perf_counter() - t0
     imgs = x.detach().cpu().permute(0, 2, 3, 1).numpy()

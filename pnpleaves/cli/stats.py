@@ -25,7 +25,7 @@ from pnpleaves.analysis import (
     image_set_statistics,
     plot_statistics,
 )
-from pnpleaves.io import list_images
+from pnpleaves.io import check_output_path, list_images
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         dirs = [args.reference] + [d for d in dirs if os.path.abspath(d) != ref]
     for d in dirs:  # a missing or empty folder fails here, before any work is done
         list_images(d)
-    if args.plot is not None and Path(args.plot).exists() and not args.overwrite:
-        raise FileExistsError(f"{args.plot!r} already exists; pass --overwrite to replace it.")
+    if args.plot is not None:  # before any work
+        check_output_path(args.plot, overwrite=args.overwrite, suffixes=(".png", ".pdf", ".svg", ".jpg"), what="--plot")
     options = dict(band=tuple(args.band), n_bins=args.spectrum_bins, window=args.window, bins=args.bins)
     stats, taken = {}, set()
     for d in dirs:

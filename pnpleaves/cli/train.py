@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from pnpleaves.errors import InputError
+from pnpleaves.images import check_device
+from pnpleaves.io import check_output_path
 from pnpleaves.training.config import DATA_ENV, TrainConfig
 from pnpleaves.training.loop import train
 
@@ -92,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
     if overrides:
         cfg = cfg.override(**overrides)
     out = Path(cfg.output_dir)
+    check_output_path(out / "model.safetensors", overwrite=True, suffixes=(".safetensors",), what="run folder file")
+    if cfg.train.device not in (None, "auto"):
+        check_device(cfg.train.device)
     handler = None
     if int(os.environ.get("RANK", "0")) == 0:  # one log file per run, appended across resumes
         handler = RunFolderLog(out / "train.log")

@@ -218,6 +218,9 @@ class TrainConfig:
                 data = tomllib.load(f)
             except tomllib.TOMLDecodeError as exc:
                 raise InputError(f"config {str(path)!r} is not valid TOML ({exc}).") from None
+            except UnicodeDecodeError as exc:
+                raise InputError(f"config {str(path)!r} is not UTF-8 text (byte {exc.start}); a TOML config must be "
+                                 "UTF-8: re-save it as UTF-8.") from None
         cfg = cls.from_dict(data, base_dir=str(path.resolve().parent))
         if not cfg.output_dir:
             cfg = dataclasses.replace(cfg, output_dir=str(Path("runs") / cfg.name))

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from pnpleaves.errors import InputError
+from pnpleaves.io import check_output_path
 from pnpleaves.generators.config import config_to_dict, make_config
 from pnpleaves.models import build_model, count_parameters
 from pnpleaves.priors.files import file_sha256, write_weights
@@ -200,12 +201,13 @@ def export_run(
     if update and registry is None:
         raise InputError("update=True needs registry=PATH, the registry TOML to write the entry into "
                          "(CLI: --registry PATH).")
+    out_dir = Path(weights_dir)
+    target = check_output_path(out_dir / f"{name}.safetensors", overwrite=overwrite, suffixes=(".safetensors",),
+                               what="weights file")  # before any work
+    if update:
+        check_output_path(registry, overwrite=True, suffixes=(".toml",), what="registry")
     ckpt, _ = read_checkpoint(run)
     cfg = TrainConfig.from_dict(ckpt["config"])
-    out_dir = Path(weights_dir)
-    target = out_dir / f"{name}.safetensors"
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{str(target)!r} already exists; pass --overwrite to replace it.")
     model = build_model(ckpt["arch"], dict(ckpt["arch_kwargs"]))
     model.load_state_dict(ckpt["model"], strict=True)
     # write beside the target and move into place only once the card is complete: an interrupted
