@@ -107,7 +107,7 @@ html_theme_options = {
     "description": "Plug-and-Play restoration with priors learned from synthetic images",
     "fixed_sidebar": True,
     "sidebar_collapse": True,
-    "page_width": "1100px",
+    "page_width": "1280px",
     "sidebar_width": "230px",
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
