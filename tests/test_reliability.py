@@ -524,3 +524,22 @@ def test_smaller_lanczos_kernel_lists_the_choices(tmp_path, capsys):
     src = write_image(tmp_path / "in.png", np.full((8, 8, 3), 0.5))
     assert _run_cli(["super-resolve", src, "--scale", "2", "--kernel", "lanczos", "--out", tmp_path / "o.png"]) == 2
     assert "'bicubic', 'gaussian'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- item 6: nothing outside the repository
+
+
+def test_item6_shipped_configs_and_defaults_point_inside_the_repository():
+    """Item 6: no shipped config, default or benchmark points outside the repository ("../shared/...")."""
+    from pnpleaves.training.config import TrainConfig
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for sub in ("pnpleaves", "benchmarks"):
+        for path in (root / sub).rglob("*"):
+            if path.suffix in (".py", ".toml") and "../shared" in path.read_text(encoding="utf-8", errors="replace"):
+                offenders.append(str(path.relative_to(root)))
+    assert not offenders, offenders
+    assert not TrainConfig().dev.folder
+    for cfg in (root / "pnpleaves" / "configs").glob("*.toml"):
+        assert not TrainConfig.from_toml(cfg).dev.folder.startswith("..")
