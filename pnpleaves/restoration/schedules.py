@@ -85,6 +85,11 @@ class Schedule:
         return len(self.sigmas)
 
 
+#: noise-free SR was tuned with ``lam = 0.01, sigma_floor = 1/255``: only the product ``lam * sigma_floor**2``
+#: matters there. The same product with DPIR's ``lam = 0.23`` keeps noise-free SR unchanged and gives noisy
+#: SR DPIR's prior weight (``lam = 0.01`` under-regularised noisy SR: 19.8 dB on the anchors' x2 butterfly).
+_SR_FLOOR = math.sqrt(0.01 / 0.23) / 255.0
+
 #: defaults per (problem, method), tuned for vl-drunet with ``research/tune_schedule.py`` (HQS grids on
 #: 6 Kodak24 dev images, 13-18, 256x256 centre crops; ADMM reuses the HQS levels). The iteration counts
 #: are multiples of 8, so that the default ``ensemble="cycle"`` shows the denoiser each of the 8 flips /
@@ -93,8 +98,8 @@ class Schedule:
 DEFAULTS: dict[tuple[str, str], ScheduleParams] = {
     ("deblur", "hqs"): ScheduleParams(n_iter=8, sigma_start=65 / 255, lam=0.23),
     ("deblur", "admm"): ScheduleParams(n_iter=5, sigma_start=65 / 255, lam=0.23),
-    ("sr", "hqs"): ScheduleParams(n_iter=8, sigma_start=75 / 255, lam=0.01, sigma_floor=1 / 255),
-    ("sr", "admm"): ScheduleParams(n_iter=8, sigma_start=75 / 255, lam=0.01, sigma_floor=1 / 255),
+    ("sr", "hqs"): ScheduleParams(n_iter=8, sigma_start=75 / 255, lam=0.23, sigma_floor=_SR_FLOOR),
+    ("sr", "admm"): ScheduleParams(n_iter=8, sigma_start=75 / 255, lam=0.23, sigma_floor=_SR_FLOOR),
     ("inpaint", "hqs"): ScheduleParams(n_iter=16, sigma_start=75 / 255, lam=0.23, sigma_min=2 / 255),
     ("inpaint", "admm"): ScheduleParams(n_iter=16, sigma_start=75 / 255, lam=0.23, sigma_min=2 / 255),
 }
