@@ -124,7 +124,7 @@ def test_padded_blur_is_exact_inside_the_window():
 def test_padded_sizes_are_fft_friendly_multiples_of_16():
     assert SIZE_MULTIPLE == 16
     for h, w in ((37, 51), (256, 256), (500, 333)):
-        p = blur_problem(torch.rand(1, 1, h, w), torch.ones(1, 1, 27, 27) / 729)
+        p = inpaint_problem(torch.rand(1, 1, h, w), torch.ones(1, 1, h, w))
         for n in p.y.shape[-2:]:
             assert n % 16 == 0
             m = n
@@ -132,8 +132,22 @@ def test_padded_sizes_are_fft_friendly_multiples_of_16():
                 while m % q == 0:
                     m //= q
             assert m == 1, n
+
+
+def test_deblurring_pads_by_the_kernel_radius_to_multiples_of_8():
+    for h, w in ((37, 51), (256, 256), (500, 333), (512, 512)):
+        p = blur_problem(torch.rand(1, 1, h, w), torch.ones(1, 1, 27, 27) / 729)
+        for n in p.y.shape[-2:]:
+            assert n % 8 == 0
+            m = n
+            for q in (2, 3, 5, 7, 11, 13, 17):
+                while m % q == 0:
+                    m //= q
+            assert m == 1, n
         top, left, hh, ww = p.crop
-        assert top >= 13 + 4 and left >= 13 + 4 and (hh, ww) == (h, w)
+        H, W = p.y.shape[-2:]
+        assert min(top, left, H - top - h, W - left - w) >= 13 and (hh, ww) == (h, w)
+    assert blur_problem(torch.rand(1, 3, 512, 512), torch.ones(1, 1, 27, 27) / 729).y.shape[-2:] == (544, 544)
 
 
 def test_circular_blur_problem_is_not_padded():

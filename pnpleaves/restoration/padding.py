@@ -32,27 +32,29 @@ def _split(total: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _is_smooth(n: int) -> bool:
-    for p in (2, 3, 5):
+def _is_smooth(n: int, primes: tuple[int, ...] = (2, 3, 5)) -> bool:
+    for p in primes:
         while n % p == 0:
             n //= p
     return n == 1
 
 
-def padded_length(n: int, margin: int, multiple: int) -> int:
-    """Smallest length >= n + 2 margin that is a multiple of ``multiple`` with prime factors 2, 3, 5 only
-    (fast FFTs)."""
+def padded_length(n: int, margin: int, multiple: int, primes: tuple[int, ...] = (2, 3, 5)) -> int:
+    """Smallest length >= n + 2 margin that is a multiple of ``multiple`` with prime factors in ``primes``
+    only (fast FFTs; the default 2, 3, 5)."""
     length = int(math.ceil((n + 2 * margin) / multiple) * multiple)
-    while not _is_smooth(length):
+    while not _is_smooth(length, primes):
         length += multiple
     return length
 
 
-def plan_padding(h: int, w: int, margin: int, multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
+def plan_padding(
+    h: int, w: int, margin: int, multiple: int, primes: tuple[int, ...] = (2, 3, 5)
+) -> tuple[tuple[int, int], tuple[int, int]]:
     """``(before, after)`` padding, each a (rows, columns) pair, so that every side gets at least ``margin``
     and the padded size is :func:`padded_length` (split as evenly as possible, the extra pixel after)."""
-    ph = padded_length(h, margin, multiple) - h
-    pw = padded_length(w, margin, multiple) - w
+    ph = padded_length(h, margin, multiple, primes) - h
+    pw = padded_length(w, margin, multiple, primes) - w
     (bh, ah), (bw, aw) = _split(ph), _split(pw)
     return (bh, bw), (ah, aw)
 
