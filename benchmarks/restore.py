@@ -294,11 +294,12 @@ def run_anchors(rec: Recorder, root: Path, priors: dict[str, Any], args: argpars
     8 bits, border ``scale`` cropped for SR and none for deblurring (DPIR's ``main_dpir_*.py``)."""
     device = args.device
     sigma = 2.55 / 255
-    for set_name in args.anchor_sets:
-        for name, x0 in _images(root, set_name, 1 if args.quick else None):
-            for std in ANCHOR_STDS:
-                k = fspecial_gaussian(25, std)
-                for task in args.anchor_tasks:
+    for set_name in args.anchor_sets:  # cell by cell (task, set, std), so that an interrupted run has whole cells
+        images = _images(root, set_name, 1 if args.quick else None)
+        for std in ANCHOR_STDS:
+            k = fspecial_gaussian(25, std)
+            for task in args.anchor_tasks:
+                for name, x0 in images:
                     s = 1 if task == "deblur" else int(task[-1])
                     h, w = (x0.shape[0] // s) * s, (x0.shape[1] // s) * s
                     x = x0[:h, :w]
@@ -318,8 +319,10 @@ def run_anchors(rec: Recorder, root: Path, priors: dict[str, Any], args: argpars
                     for label, den in priors.items():
                         for m in args.methods:
                             rec.run("anchor", setting, name, f"{label}/{m}", pnp(den, m), x, border)
-                        ladder = DPIR_DEBLUR_LADDER if s == 1 else dpir_sr_ladder(s, sigma)
-                        rec.run("anchor", setting, name, f"{label}/dpir-ladder", pnp(den, "hqs", ladder), x, border)
+                        if not args.no_dpir:
+                            ladder = DPIR_DEBLUR_LADDER if s == 1 else dpir_sr_ladder(s, sigma)
+                            rec.run("anchor", setting, name, f"{label}/dpir-ladder", pnp(den, "hqs", ladder), x,
+                                    border)
                     if not args.no_baselines:
                         if s == 1:
                             rec.run("anchor", setting, name, "wiener",
