@@ -152,7 +152,7 @@ def blur_problem(
     *,
     boundary: str = "unknown",
     margin: int | None = None,
-    max_iter: int = 15,
+    max_iter: int = 6,
     tol: float = 1e-2,
 ) -> Problem:
     """Deblurring ``y = k * x + n`` with :class:`~deepinv.physics.BlurFFT` on a padded domain.

@@ -39,7 +39,7 @@ class WindowedBlurL2(dinv.optim.data_fidelity.L2):
     :param window: ``(1, 1, H, W)`` 0/1 window on the padded domain (:func:`observation_window`).
     """
 
-    def __init__(self, kernel: torch.Tensor, window: torch.Tensor, *, max_iter: int = 15, tol: float = 1e-2):
+    def __init__(self, kernel: torch.Tensor, window: torch.Tensor, *, max_iter: int = 6, tol: float = 1e-2):
         super().__init__(sigma=1.0)
         H, W = window.shape[-2:]
         self.shape = (H, W)
