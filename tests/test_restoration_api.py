@@ -264,15 +264,16 @@ def test_bad_images_raise_clear_errors(den, images):
         pnp_deblur(images["rgb"], K, prior=den, sigma=0.01, boundary="reflect")
 
 
-def test_float_image_outside_unit_range_is_clipped_with_warning(den, images):
-    img = images["rgb"] * 1.5
-    with pytest.warns(UserWarning, match=r"img is expected in \[0, 1\]; got values in .* clipped"):
-        out = pnp_denoise(img, sigma=0.05, prior=den)
-    ref = pnp_denoise(np.clip(img, 0, 1), sigma=0.05, prior=den)
-    assert np.array_equal(out, ref)
+def test_float_image_scale_rule(den, images):
+    """Issue 14 item 8: noisy floats within [-0.5, 1.5] are used as they are, silently (the output is
+    clipped to [0, 1]); a float image on another scale is refused."""
+    img = images["rgb"] * 1.4 - 0.2
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        pnp_denoise(np.clip(img, 0, 1 + 1e-7), sigma=0.05, prior=den)  # round-off is clipped silently
+        out = pnp_denoise(img, sigma=0.05, prior=den)
+    assert out.min() >= 0 and out.max() <= 1
+    with pytest.raises(ValueError, match="Divide it by 255"):
+        pnp_denoise(images["rgb"] * 255.0, sigma=0.05, prior=den)
 
 
 def test_bad_scale_and_mask_raise_clear_errors(den, images):
