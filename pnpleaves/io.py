@@ -52,6 +52,7 @@ def check_output_path(
     overwrite: bool = False,
     suffixes: tuple[str, ...] = IMAGE_SUFFIXES,
     what: str = "output",
+    overwrite_hint: str = "overwrite=True (CLI: --overwrite)",
 ) -> Path:
     """Check, before any work, that a file can be written at ``path``; return it as a Path.
 
@@ -68,7 +69,7 @@ def check_output_path(
     if path.is_dir():
         raise IsADirectoryError(f"{what} {str(path)!r} is a folder; give a file name, e.g. {str(path / ('out' + suffixes[0]))!r}.")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{what} {str(path)!r} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+        raise FileExistsError(f"{what} {str(path)!r} already exists; pass {overwrite_hint} to replace it.")
     parent = path.parent
     existing = parent
     while not existing.exists() and existing != existing.parent:

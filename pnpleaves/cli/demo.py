@@ -134,7 +134,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_path(Path(args.out_dir) / "demo_deblur.png", overwrite=args.overwrite, what="the figure")  # before any work
+    check_output_path(Path(args.out_dir) / "demo_deblur.png", overwrite=args.overwrite, what="the figure",
+                      overwrite_hint="--overwrite")  # before any work
     res = run_demo(args.out_dir, prior=args.prior, size=args.size, overwrite=args.overwrite)
     print(res["why"])
     p = res["psnr"]

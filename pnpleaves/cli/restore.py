@@ -184,7 +184,7 @@ def _kernel_arg(spec: str, args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     cmd = args.command
-    out = check_output_path(args.out, overwrite=args.overwrite, what="--out")  # before any work
+    out = check_output_path(args.out, overwrite=args.overwrite, what="--out", overwrite_hint="--overwrite")  # before any work
     if not 1 <= args.quality <= 100:
         raise InputError(f"--quality must be in 1..100; got {args.quality}.")
     src = Path(args.image)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     cols = args.cols or math.ceil(math.sqrt(args.n))
     if cols < 1:
         raise UserError(f"--cols must be >= 1; got {cols}.")
-    check_output_path(args.out, overwrite=args.overwrite, what="--out")  # before sampling
+    check_output_path(args.out, overwrite=args.overwrite, what="--out", overwrite_hint="--overwrite")  # before sampling
     sigmas = {}
     for flag, value in (("--sigma-max", args.sigma_max), ("--sigma-min", args.sigma_min)):
         if value is not None and not 1 <= value <= 255:

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     for d in dirs:  # a missing or empty folder fails here, before any work is done
         list_images(d)
     if args.plot is not None:  # before any work
-        check_output_path(args.plot, overwrite=args.overwrite, suffixes=(".png", ".pdf", ".svg", ".jpg"), what="--plot")
+        check_output_path(args.plot, overwrite=args.overwrite, suffixes=(".png", ".pdf", ".svg", ".jpg"), what="--plot",
+                          overwrite_hint="--overwrite")
     options = dict(band=tuple(args.band), n_bins=args.spectrum_bins, window=args.window, bins=args.bins)
     stats, taken = {}, set()
     for d in dirs:
