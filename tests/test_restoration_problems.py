@@ -175,3 +175,17 @@ def test_problems_do_not_touch_their_input():
     inpaint_problem(y, torch.ones(1, 1, 21, 23, dtype=torch.float64))
     denoise_problem(y)
     assert torch.equal(y, keep)
+
+
+def test_circular_sr_problem_is_dpirs_degradation_on_the_image_grid():
+    from pnpleaves.restoration.degradations import degrade_dpir
+    from pnpleaves.restoration.kernels import fspecial_gaussian
+
+    x = np.random.default_rng(3).random((24, 30, 3))
+    k = fspecial_gaussian(9, 1.6)
+    y = degrade_dpir(x, k, 3)
+    yt = torch.from_numpy(np.ascontiguousarray(y.transpose(2, 0, 1)))[None]
+    p = sr_problem(yt, 3, torch.from_numpy(k)[None, None], boundary="circular")
+    assert p.crop == (0, 0, 24, 30) and p.x_init.shape == (1, 3, 24, 30)
+    ax = p.physics.A(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None])
+    assert torch.allclose(ax, yt, atol=1e-10)

@@ -272,6 +272,7 @@ def pnp_super_resolve(
     method: str = "hqs",
     n_iter: int | None = None,
     schedule: ScheduleParams | dict | None = None,
+    boundary: str = "unknown",
     ensemble: str = "cycle",
     device: str | torch.device | None = None,
     progress: bool = False,
@@ -281,6 +282,9 @@ def pnp_super_resolve(
     :param kernel: ``"bicubic"`` (MATLAB ``imresize`` anti-aliased bicubic, the default), ``"gaussian"``
         (std ``scale/2``; both put low-res pixel ``i`` at the centre of high-res pixels
         ``s*i .. s*i+s-1``), or a 2-D array applied as ``(k * x)[::s, ::s]`` (negative lobes allowed).
+    :param boundary: ``"unknown"`` (photographs: the low-res image is extended periodically and the
+        result cropped) or ``"circular"`` (the high-res image was blurred circularly, as in DPIR's
+        protocol: solved on the image's own grid; 0.7 dB better there on the x2 anchor, butterfly).
     :param prior, sigma, method, n_iter, schedule, ensemble, device, progress: as in :func:`pnp_deblur`.
     :returns: the ``scale`` times larger image, same kind and layout as ``img``.
     """
@@ -294,6 +298,8 @@ def pnp_super_resolve(
     sigma = _check_sigma(sigma)
     _check_method(method)
     _check_ensemble(ensemble)
+    check_choice(boundary, "boundary", ("unknown", "circular"),
+                 hint="'unknown' suits photographs; 'circular' a blur computed with wrap-around.")
     pnp = _PnP.prepare("sr", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
                        ensemble=ensemble, device=device, progress=progress)
     sigmas = _sigmas(x, sigma)
@@ -301,7 +307,7 @@ def pnp_super_resolve(
     out = []
     with _eval_mode(pnp.denoiser):
         for b in range(x.shape[0]):
-            problem = sr_problem(x[b : b + 1].to(pnp.device), s, k)
+            problem = sr_problem(x[b : b + 1].to(pnp.device), s, k, boundary=boundary)
             out.append(pnp.restore(problem, sigmas[b]))
     return layout.restore(check_output(torch.cat(out, 0), prior))
 

@@ -190,8 +190,12 @@ def sr_problem(
     kernel: torch.Tensor,
     *,
     margin: int | None = None,
+    boundary: str = "unknown",
 ) -> Problem:
     """Super-resolution ``y = (k * x)[::s] + n`` with circular :class:`~deepinv.physics.Downsampling`.
+
+    With ``boundary="circular"`` (the high-res image was blurred circularly, as in DPIR's protocol) the
+    problem is solved on the image's own grid, without padding.
 
     The low-res image is extended periodically (:func:`~.padding.periodic_pad`, margin in low-res
     pixels, default ``ceil(ks / s) + 2``) and used as data on the whole padded grid, with the exact FFT
@@ -203,6 +207,10 @@ def sr_problem(
     B, C, h, w = y.shape
     s = int(scale)
     kernel = kernel.to(y.dtype)
+    if boundary == "circular":
+        physics = dinv.physics.Downsampling(img_size=(C, h * s, w * s), filter=kernel, factor=s, padding="circular")
+        x0 = F.interpolate(y, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)
+        return Problem(physics, y, x0, (0, 0, h * s, w * s), "sr")
     m = int(math.ceil(max(kernel.shape[-2:]) / s)) + 2 if margin is None else int(margin)
     lr_multiple = SIZE_MULTIPLE // math.gcd(SIZE_MULTIPLE, s)
     before, after = plan_padding(h, w, m, lr_multiple)
