@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from pnpleaves.errors import InputError, InputTypeError
+from pnpleaves.io import list_images, read_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Layout", "check_device", "check_output", "dihedral", "kernel_to_tensor", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
+__all__ = ["Layout", "check_device", "check_output", "dihedral", "kernel_to_tensor", "load_testset", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
 
 #: float values within [-SCALE_TOLERANCE, 1 + SCALE_TOLERANCE] are accepted as they are (noisy data on the
 #: [0, 1] scale); values beyond are refused as another scale (0-255, 0-65535)
@@ -382,3 +383,24 @@ def check_device(device: Any) -> Any:
     elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise InputError(f"device {device!r} asks for Apple MPS, which is not available here; use device 'cpu'.")
     return dev
+
+
+def load_testset(
+    folder: str | os.PathLike, *, max_images: int | None = None, crop: int = 0, channels: int = 3
+) -> tuple[list[str], list[torch.Tensor]]:
+    """Names and ``(1, C, H, W)`` tensors of the images of ``folder`` (sorted), centre-cropped to
+    ``crop x crop`` when ``crop > 0`` (images smaller than ``crop`` are kept whole)."""
+    files = list_images(folder)
+    if max_images:
+        files = files[: int(max_images)]
+    names, images = [], []
+    for path in files:
+        x = to_tensor(read_image(path, channels=channels))
+        if crop:
+            h, w = x.shape[-2:]
+            ch, cw = min(crop, h), min(crop, w)
+            top, left = (h - ch) // 2, (w - cw) // 2
+            x = x[..., top : top + ch, left : left + cw].contiguous()
+        names.append(path.stem)
+        images.append(x)
+    return names, images

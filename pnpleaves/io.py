@@ -14,7 +14,6 @@ import numpy as np
 
 from pnpleaves.errors import InputError
 from pnpleaves._png16 import encode_png16, png_bit_depth, read_png16_colour
-from pnpleaves.images import to_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,6 @@ __all__ = [
     "image_bit_depth",
     "is_temporary",
     "list_images",
-    "load_testset",
     "read_image",
     "write_image",
 ]
@@ -197,24 +195,3 @@ def write_image(path: str | os.PathLike, img: np.ndarray, *, bit_depth: int = 8,
     finally:
         tmp.unlink(missing_ok=True)
     return path
-
-
-def load_testset(
-    folder: str | os.PathLike, *, max_images: int | None = None, crop: int = 0, channels: int = 3
-) -> tuple[list[str], list[torch.Tensor]]:
-    """Names and ``(1, C, H, W)`` tensors of the images of ``folder`` (sorted), centre-cropped to
-    ``crop x crop`` when ``crop > 0`` (images smaller than ``crop`` are kept whole)."""
-    files = list_images(folder)
-    if max_images:
-        files = files[: int(max_images)]
-    names, images = [], []
-    for path in files:
-        x = to_tensor(read_image(path, channels=channels))
-        if crop:
-            h, w = x.shape[-2:]
-            ch, cw = min(crop, h), min(crop, w)
-            top, left = (h - ch) // 2, (w - cw) // 2
-            x = x[..., top : top + ch, left : left + cw].contiguous()
-        names.append(path.stem)
-        images.append(x)
-    return names, images

@@ -9,7 +9,8 @@ import torch
 from pnpleaves.analysis import identity_psnr
 from pnpleaves.cli import main
 from pnpleaves.errors import InputError
-from pnpleaves.io import load_testset, write_image
+from pnpleaves.images import load_testset
+from pnpleaves.io import write_image
 from pnpleaves.models import build_model
 from pnpleaves.priors import load_prior, write_weights
 

@@ -62,11 +62,12 @@ def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
 def _imports(module: str, path: Path):
     """(imported module, imported names, inside a function?) for every import of a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    out = []
+    out = []  # a module-level __getattr__ (a lazy re-export of a subpackage's API) counts as top level
 
     def visit(node, in_function):
         for child in ast.iter_child_nodes(node):
-            inside = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            lazy_export = isinstance(child, ast.FunctionDef) and child.name == "__getattr__" and node is tree
+            inside = in_function or (isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and not lazy_export)
             if isinstance(child, ast.Import):
                 out.extend((a.name, [], in_function) for a in child.names)
             elif isinstance(child, ast.ImportFrom):

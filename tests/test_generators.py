@@ -311,11 +311,11 @@ def test_import_is_light():
 def test_hidden_leaves_are_skipped_without_changing_the_image(blur_kind):
     """Culling (never drawing or texturing what the planes in front hide) changes no pixel."""
     from pnpleaves.generators.config import make_config
-    from pnpleaves.generators.vibrant_leaves import _Renderer
+    from pnpleaves.generators.vibrant_leaves import Renderer
 
     cfg = make_config("vl", r_min=3, r_max=80, blur=blur_kind)
     for seed in range(3):
-        fast, info_fast = _Renderer(64, 72, cfg, seed).render()
-        full, info_full = _Renderer(64, 72, cfg, seed, cull=False).render()
+        fast, info_fast = Renderer(64, 72, cfg, seed).render()
+        full, info_full = Renderer(64, 72, cfg, seed, cull=False).render()
         assert np.abs(fast - full).max() < 1e-4
         assert info_fast["planes"]["background"] <= info_full["planes"]["background"]

@@ -168,10 +168,10 @@ def test_micro_textures_have_the_reference_contrast():
 
 
 def test_reference_sinusoid_profile_jumps_at_the_plateau():
-    from pnpleaves.generators.textures import _reference_profile
+    from pnpleaves.generators.textures import reference_profile
 
     w = np.linspace(0, 1, 1001)
-    out = _reference_profile(w, 0.5, 1.0)
+    out = reference_profile(w, 0.5, 1.0)
     assert out[0] == 0 and out[-1] == pytest.approx(1.0)
     assert out[501] - out[500] > 0.3  # the jump to 1 above the plateau: a sharp edge
     assert np.all(np.diff(out[:500]) > 0)

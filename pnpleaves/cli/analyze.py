@@ -48,7 +48,7 @@ from pnpleaves.analysis.noisy_trials import named_priors, seeded_noise
 from pnpleaves.analysis.plots import plot_bars, plot_eigenvectors, plot_invariance, plot_lines, plot_naturalness
 from pnpleaves.analysis.reference_priors import REFERENCE_PRIORS
 from pnpleaves.errors import InputError
-from pnpleaves.io import load_testset
+from pnpleaves.images import load_testset
 from pnpleaves.models import DihedralCycle
 from pnpleaves.priors import list_priors, load_prior
 
@@ -186,7 +186,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         for r in rows:
-            w.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items()})
+            w.writerow({k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in r.items()})
     return path
 
 
@@ -260,6 +260,7 @@ def run_jacobian(args: argparse.Namespace) -> int:
                    "stderr": mean_se, "symmetry_ratio": float(np.mean(sym)) if sym else math.nan,
                    "homogeneity_residual": float(np.mean(hom)), "method": method, "n_images": len(imgs)}
             rows.append(row)
+            logger.info("%s sigma %g: tr J / N = %.4f", label, s * 255, row["trace_per_pixel"])
             series[label].append(row["trace_per_pixel"])
             errors[label].append(2 * mean_se)
     _print_table(rows)

@@ -36,7 +36,7 @@ from pnpleaves.analysis.experiments import (
 from pnpleaves.analysis.noisy_trials import mean_psnr
 from pnpleaves.analysis.plots import plot_bars, plot_lines
 from pnpleaves.generators import make_config, write_dataset
-from pnpleaves.io import load_testset
+from pnpleaves.images import load_testset
 from pnpleaves.priors import load_prior
 from pnpleaves.training import TrainConfig, train
 

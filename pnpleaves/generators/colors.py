@@ -23,8 +23,10 @@ import functools
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .._checks import check_choice
+from ..io import list_images
 
 COLOR_LAWS = ("uniform", "natural", "synthetic")
 
@@ -90,8 +92,6 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 # natural-image colour histograms
 # --------------------------------------------------------------------------------------------
 def _load_photo(path: Path) -> np.ndarray:
-    from PIL import Image
-
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -106,8 +106,6 @@ def source_paths(source: str | None = None) -> list[Path]:
         names = NAMED_SOURCES[source or "skimage"]
         paths = [folder / name for name in names if (folder / name).exists()]
     else:
-        from ..io import list_images
-
         paths = [Path(p) for p in list_images(source)]
     if not paths:
         raise FileNotFoundError(f"no colour photographs found for the natural colour law in {source!r}.")

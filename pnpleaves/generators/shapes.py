@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
 
 LOOKUP_SIZE = 512  # side of the lookup grid of the outlines
 DRAW_SIZE = 256  # grid on which outlines are drawn (smoothing works on a 128 grid)
 
 
 def _draw_triangles(tris: np.ndarray, size: int):
-    from PIL import Image, ImageDraw
 
     canvas = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(canvas)
@@ -35,7 +35,6 @@ def _upsample(img) -> np.ndarray:
     """Bilinear upsampling of a slightly blurred drawing to the lookup grid, thresholded at 1/2:
     outlines stay smooth at sub-pixel precision. The border of the grid is left empty, so points
     outside ``[-1, 1]^2`` read as outside."""
-    from PIL import Image, ImageFilter
 
     img = img.filter(ImageFilter.GaussianBlur(0.7)).resize((LOOKUP_SIZE, LOOKUP_SIZE), Image.BILINEAR)
     out = np.asarray(img) >= 128
@@ -49,7 +48,6 @@ def freeform_outline(rng: np.random.Generator, n_points: int, concavity: float, 
     """Boolean mask of one free-form leaf (alpha-shape of ``n_points`` random points in the unit disk:
     uniform by ``area``, or with a uniform ``radius`` as the reference does, clustered at the centre);
     ``sigma_range``: std of the smoothing blur as a fraction of the box side."""
-    from PIL import ImageFilter
     from scipy.spatial import Delaunay
 
     for _ in range(8):  # redraw the rare outlines that keep less than 15 % of the disk

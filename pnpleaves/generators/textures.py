@@ -200,7 +200,7 @@ def grid_map(rng: np.random.Generator, x: np.ndarray, y: np.ndarray) -> np.ndarr
     return (~out).astype(np.float32)
 
 
-def _reference_profile(w: np.ndarray, plateau: float, lam: float) -> np.ndarray:
+def reference_profile(w: np.ndarray, plateau: float, lam: float) -> np.ndarray:
     """The reference's sinusoid profile: values above the plateau jump to 1 (a sharp edge), then
     ``(sigmoid(lam w) - sigmoid(0)) / (sigmoid(lam) - sigmoid(0))`` (a concave map pushing values to 1)."""
     w = np.where(w > plateau, 1.0, w)
@@ -226,7 +226,7 @@ def periodic_map(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, cfg, ex
         w = 0.5 + 0.5 * np.sin(phase)
         plateau = rng.uniform(*cfg.plateau)
         if getattr(cfg, "periodic_profile", "centred") == "reference":
-            w = _reference_profile(w, plateau, rng.uniform(*cfg.sigmoid_slope))
+            w = reference_profile(w, plateau, rng.uniform(*cfg.sigmoid_slope))
         else:
             w = np.minimum(w, plateau) / plateau
             w = sharpen(w, rng.uniform(*cfg.sigmoid_slope))

@@ -116,7 +116,7 @@ class _Plane:
         return tuple(np.concatenate(a) for a in (self.cx, self.cy, self.r, self.rn, self.base))
 
 
-class _Renderer:
+class Renderer:
     def __init__(self, height: int, width: int, cfg: VibrantLeavesConfig, seed: int, cull: bool = True):
         self.h, self.w, self.cfg, self.seed, self.cull = height, width, cfg, int(seed), cull
         self.rng = np.random.default_rng([self.seed, 0x5EAF])
@@ -351,5 +351,5 @@ def vibrant_leaves(size: int | tuple[int, int], *, seed: int, preset: str | None
         config = make_config("vl", preset, **options)
     elif options or preset is not None:
         raise TypeError("give either config, or preset and keyword options, not both.")
-    img, info = _Renderer(height, width, config, seed).render()
+    img, info = Renderer(height, width, config, seed).render()
     return (img, info) if return_info else img

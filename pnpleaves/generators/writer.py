@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from .._checks import check_number, check_size
 from ..errors import UserError
+from ..io import write_image
 from .config import DeadLeavesConfig, VibrantLeavesConfig, config_from_dict, config_to_dict
 from .dead_leaves import dead_leaves
 from .vibrant_leaves import vibrant_leaves
@@ -130,7 +131,6 @@ def _worker_init() -> None:
 
 
 def _make_one(job: tuple[dict, tuple[int, int], int, str]) -> tuple[str, int]:
-    from ..io import write_image  # not at the top: generating images must not import torch (see pnpleaves.io)
 
     cfg_dict, size, seed, path = job
     img = generate(config_from_dict(cfg_dict), size, seed)

@@ -23,7 +23,7 @@ from pnpleaves import metrics
 from pnpleaves._checks import check_number
 from pnpleaves._random import mix_seed
 from pnpleaves.errors import InputError, InputTypeError
-from pnpleaves.io import load_testset
+from pnpleaves.images import load_testset
 from pnpleaves.metrics import psnr
 from pnpleaves.models.bm3d import bm3d_available, bm3d_denoise
 

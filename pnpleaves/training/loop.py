@@ -33,7 +33,7 @@ import torch
 from tqdm import tqdm
 
 from pnpleaves.errors import InputError
-from pnpleaves.io import load_testset
+from pnpleaves.images import load_testset
 from pnpleaves.models import build_model, count_parameters
 from pnpleaves.training.checkpoint import (
     StartState,
