@@ -270,11 +270,16 @@ def generate_interrupted_then_listed_and_resumed(tmp: Path) -> str:
     # a truncated temp file as an interrupted worker leaves it (SIGKILL between write and rename)
     (folder / ".dl_000000007.png.tmp999.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
     proc = _generate(folder, 40, workers=2, size=96)
-    time.sleep(4)
+    while not any(folder.glob("dl_*.png")) and proc.poll() is None:  # interrupt once some images are written
+        time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
-    listed = len(list_images(folder))
-    temps_listed = sum(p.name.startswith(".") for p in list_images(folder))
+    try:
+        images = list_images(folder)
+    except FileNotFoundError:
+        images = []
+    listed = len(images)
+    temps_listed = sum(p.name.startswith(".") for p in images)
     proc = _generate(folder, 40, workers=2, size=96)
     proc.wait(600)
     temps_left = [p.name for p in folder.iterdir() if ".tmp" in p.name]
@@ -326,16 +331,24 @@ def training_cache_order(tmp: Path) -> str:
 # --------------------------------------------------------------------------- item 5: output paths
 
 
+def _written_as(path: Path, outcome: str) -> str:
+    if outcome.startswith("ok") and path.is_file():
+        head = path.read_bytes()[:4]
+        kind = "a TIFF" if head[:2] in (b"II", b"MM") else "a PNG" if head == b"\x89PNG" else f"{head!r}"
+        return f"GARBAGE: wrote {kind} named {path.name!r} ({outcome})"
+    return outcome
+
+
 @case
 def cli_out_txt(tmp: Path) -> str:
-    return _cli("denoise", _png(tmp / "in.png"), "--out", tmp / "o.txt", "--sigma", "5", "--prior",
-                _tiny_weights(tmp / "w.safetensors"))
+    return _written_as(tmp / "o.txt", _cli("denoise", _png(tmp / "in.png"), "--out", tmp / "o.txt", "--sigma", "5",
+                                           "--prior", _tiny_weights(tmp / "w.safetensors")))
 
 
 @case
 def cli_out_no_extension(tmp: Path) -> str:
-    return _cli("denoise", _png(tmp / "in.png"), "--out", tmp / "o", "--sigma", "5", "--prior",
-                _tiny_weights(tmp / "w.safetensors"))
+    return _written_as(tmp / "o", _cli("denoise", _png(tmp / "in.png"), "--out", tmp / "o", "--sigma", "5",
+                                       "--prior", _tiny_weights(tmp / "w.safetensors")))
 
 
 @case
@@ -357,7 +370,9 @@ def cli_sample_existing_out(tmp: Path) -> str:
 @case
 def cli_demo_twice(tmp: Path) -> str:
     (tmp / "demo_deblur.png").write_bytes(b"x")
-    return _cli("demo", "--out-dir", tmp, "--size", "48")
+    out = _cli("demo", "--out-dir", tmp, "--size", "48")
+    replaced = (tmp / "demo_deblur.png").read_bytes() != b"x"
+    return f"GARBAGE: replaced the existing figure silently ({out})" if replaced else out
 
 
 @case
