@@ -145,7 +145,8 @@ def plot_invariance(result: Any, path: str | os.PathLike, *, overwrite: bool = F
 def plot_bars(path: str | os.PathLike, groups: Sequence[str], series: Mapping[str, Sequence[float]], *,
               ylabel: str, title: str = "", xlabel: str = "", logy: bool = False, overwrite: bool = False) -> Path:
     """Grouped bars: one group per entry of ``groups``, one bar per series; labelled axes and legend."""
-    path, fig, ax = _new_figure(path, overwrite, (max(6.0, 0.9 * len(groups) * max(len(series), 1) / 2 + 3), 4.2))
+    width_in = min(14.0, max(6.0, 2.5 + 0.22 * len(groups) * max(len(series), 1)))
+    path, fig, ax = _new_figure(path, overwrite, (width_in, 4.4))
     n = max(len(series), 1)
     width = 0.8 / n
     pos = np.arange(len(groups))
@@ -179,8 +180,8 @@ def plot_naturalness(rows: Sequence[Any], spectra: Mapping[str, np.ndarray], pat
     ax_s.set_ylabel(r"spectrum slope $\alpha$ ($|\hat I| \sim \nu^{-\alpha}$)")
     ax_s.set_title("Spectrum slope")
     ax_s.legend(fontsize=8)
-    kl = [max(r.kl, 1e-6) for r in rows]
-    ax_k.bar(pos, kl, color="tab:red", label="KL(set || reference)")
+    kl = [np.nan if r.is_reference else max(r.kl, 1e-6) for r in rows]
+    ax_k.bar(pos, kl, color="tab:red", label="KL(set || reference); none for the reference")
     ax_k.set_yscale("log")
     ax_k.set_xticks(pos)
     ax_k.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
@@ -189,7 +190,7 @@ def plot_naturalness(rows: Sequence[Any], spectra: Mapping[str, np.ndarray], pat
     ax_k.legend(fontsize=8)
     for r in rows:
         lam = np.asarray(spectra[r.name], dtype=np.float64)
-        lam = lam[lam > 0]
+        lam = lam[lam > 1e-10 * lam.sum()]  # (the directions removed by centring the patches are 0)
         ax_p.loglog(np.arange(1, lam.size + 1), lam / lam.sum(), lw=1.4,
                     color="black" if r.is_reference else None, label=f"{r.name} (PR {r.participation_ratio:.1f})")
     ax_p.set_xlabel("component k")
