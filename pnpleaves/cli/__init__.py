@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("pnpleaves.cli.demo", "the main job: deblur a photograph with the learned prior"),
     "generate": ("pnpleaves.cli.generate", "write a dataset of Dead Leaves / VibrantLeaves PNGs"),
     "stats": ("pnpleaves.cli.stats", "compare image statistics of folders (spectrum slope, gradient KL/JS)"),
-    "analyze": ("pnpleaves.cli.analyze", "analyse priors: identity (how much clean detail a denoiser keeps)"),
+    "analyze": ("pnpleaves.cli.analyze", "analyse priors and image sets: identity, jacobian, invariance, equivariance, naturalness, ablation, convergence"),
     "train": ("pnpleaves.cli.train", "train a denoiser from a TOML config"),
     "eval-denoiser": ("pnpleaves.cli.evaluate", "PSNR/SSIM table of a prior on a test set"),
     "deblur": ("pnpleaves.cli.restore", "PnP deblurring of an image file"),
