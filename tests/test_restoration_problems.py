@@ -189,3 +189,15 @@ def test_circular_sr_problem_is_dpirs_degradation_on_the_image_grid():
     assert p.crop == (0, 0, 24, 30) and p.x_init.shape == (1, 3, 24, 30)
     ax = p.physics.A(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None])
     assert torch.allclose(ax, yt, atol=1e-10)
+
+
+def test_blended_fill_is_linear_near_data_and_push_pull_deep_in_holes():
+    from pnpleaves.restoration.problems import blended_fill, fill_missing, linear_fill
+
+    y = torch.rand(1, 3, 40, 40, dtype=torch.float64)
+    m = torch.ones(1, 1, 40, 40, dtype=torch.float64)
+    m[..., 10:30, 10:30] = 0  # a block
+    m[..., 2, 2] = 0  # an isolated missing pixel
+    out, lin, pp = blended_fill(y * m, m), linear_fill(y * m, m), fill_missing(y * m, m)
+    assert torch.allclose(out[..., 20, 20], pp[..., 20, 20]) and torch.allclose(out[..., 2, 2], lin[..., 2, 2])
+    assert torch.equal(out * m, y * m)  # observed pixels kept

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.interpolate import LinearNDInterpolator
+from scipy.ndimage import distance_transform_edt
 
 from .padding import SIZE_MULTIPLE, periodic_pad, plan_padding, reflect_pad
 from .windowed_l2 import WindowedBlurL2, observation_window
@@ -47,6 +48,7 @@ __all__ = [
     "blur_problem",
     "denoise_problem",
     "INPAINT_STARTS",
+    "blended_fill",
     "fill_missing",
     "inpaint_problem",
     "linear_fill",
@@ -137,8 +139,27 @@ def linear_fill(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def blended_fill(y: torch.Tensor, mask: torch.Tensor, near: float = 2.0, far: float = 6.0) -> torch.Tensor:
+    """Linear (Delaunay) interpolation near the observed pixels, push-pull deep inside large holes.
+
+    Each missing pixel gets ``(1 - w) * linear + w * push_pull`` with ``w`` rising linearly from 0 to 1
+    as its distance to the nearest observed pixel (of the first channel) goes from ``near`` to ``far``:
+    scattered missing pixels (random masks) get the linear value, the inside of a block the smooth
+    push-pull one (long Delaunay triangles across a block streak: kodim01, 128x128 block, linear
+    26.63 dB vs push-pull 29.69).
+    """
+    lin = linear_fill(y, mask)
+    pp = fill_missing(y, mask)
+    m = mask.expand_as(y)
+    w = torch.empty_like(y[:, :1])
+    for b in range(y.shape[0]):
+        d = distance_transform_edt(m[b, 0].detach().cpu().numpy() < 0.5)
+        w[b, 0] = torch.from_numpy(np.clip((d - near) / (far - near), 0.0, 1.0)).to(y.dtype)
+    return (1.0 - w) * lin + w * pp
+
+
 #: first estimates of :func:`inpaint_problem`
-INPAINT_STARTS = ("linear", "push-pull")
+INPAINT_STARTS = ("blended", "linear", "push-pull")
 
 
 #: padded sides of deblurring: multiples of 8 (DRUNet runs without tiling) with these prime factors
@@ -223,13 +244,14 @@ def sr_problem(
     return Problem(physics, yp, x0, (before[0] * s, before[1] * s, h * s, w * s), "sr")
 
 
-def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8, start: str = "linear") -> Problem:
+def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8, start: str = "blended") -> Problem:
     """Inpainting ``y = m * x + n`` (``m`` = 1 where observed) with :class:`~deepinv.physics.Inpainting`.
 
     Image and mask are mirror-padded (the prox is element-wise, so no periodicity is needed); the
-    first estimate fills the holes by linear (Delaunay) interpolation of the observed pixels
-    (``start="linear"``, :func:`linear_fill`; the best cheap interpolation measured) or by push-pull
-    (``"push-pull"``, :func:`fill_missing`).
+    first estimate fills the holes by linear (Delaunay) interpolation of the observed pixels near them
+    and push-pull inside large holes (``start="blended"``, :func:`blended_fill`), by linear
+    interpolation only (``"linear"``, :func:`linear_fill`) or by push-pull only (``"push-pull"``,
+    :func:`fill_missing`).
     """
     B, C, H, W = y.shape
     mask = mask.to(y.dtype).expand(B, C, H, W)
@@ -237,7 +259,8 @@ def inpaint_problem(y: torch.Tensor, mask: torch.Tensor, *, margin: int = 8, sta
     yp = reflect_pad(y * mask, before, after)
     mp = reflect_pad(mask, before, after).contiguous()
     physics = dinv.physics.Inpainting(img_size=tuple(yp.shape[1:]), mask=mp)
-    x0 = linear_fill(yp, mp) if start == "linear" else fill_missing(yp, mp)
+    fills = {"blended": blended_fill, "linear": linear_fill, "push-pull": fill_missing}
+    x0 = fills[start](yp, mp)
     return Problem(physics, yp, x0, (before[0], before[1], H, W), "inpaint")
 
 
