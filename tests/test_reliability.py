@@ -543,3 +543,17 @@ def test_item6_shipped_configs_and_defaults_point_inside_the_repository():
     assert not TrainConfig().dev.folder
     for cfg in (root / "pnpleaves" / "configs").glob("*.toml"):
         assert not TrainConfig.from_toml(cfg).dev.folder.startswith("..")
+
+
+def test_item3_resume_after_a_file_written_without_its_manifest_line(tmp_path):
+    """Item 3: a run killed between a worker's file and the manifest line resumes (before: refused the
+    folder as holding a foreign file)."""
+    from pnpleaves.generators.writer import write_dataset
+
+    write_dataset(tmp_path, _dl(), n=1, size=16, seed=0)
+    lines = (tmp_path / "manifest.jsonl").read_text()
+    (tmp_path / "manifest.jsonl").write_text("")  # the killed parent never wrote the line
+    counts = write_dataset(tmp_path, _dl(), n=2, size=16, seed=0)
+    assert counts == {"written": 2, "skipped": 0}
+    assert len((tmp_path / "manifest.jsonl").read_text().splitlines()) == 2
+    assert lines

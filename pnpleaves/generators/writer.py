@@ -175,12 +175,15 @@ def _write_locked(out: Path, config, *, n: int, size: tuple[int, int], seed: int
         if (out / e["file"]).exists():
             done.add(e["file"])
     foreign = {p.name for p in out.glob("*.png")} - done
+    # a manifest (even empty) means a run of ours wrote here: a file of ours that it does not list was written
+    # by a worker of an interrupted run before the manifest line; it is made again (same config and seed)
+    ours = (out / MANIFEST).exists()
     jobs = []
     for s in range(seed, seed + n):
         name = file_name(model, s)
         if name in done:
             continue
-        if name in foreign:
+        if name in foreign and not ours:
             raise FileExistsError(f"{str(out / name)!r} exists but is not in the manifest; refusing to overwrite it. "
                                   "Move it away or choose another --out folder.")
         jobs.append((cfg_dict, size, s, str(out / name)))
