@@ -126,6 +126,19 @@ def read_manifest(folder: str | os.PathLike) -> list[dict[str, Any]]:
     return entries
 
 
+def _same_image(path: Path, cfg_dict: dict, size: tuple[int, int], seed: int) -> bool:
+    """Whether ``path`` holds image ``seed`` of this dataset (a file an interrupted run wrote before its
+    manifest line), checked by making the image again and comparing at 8 bits."""
+    from ..io import read_image  # not at the top: generating images must not import torch
+
+    try:
+        img = read_image(path)
+    except (OSError, ValueError):
+        return False
+    ref = generate(config_from_dict(cfg_dict), size, seed)
+    return img.shape == ref.shape and bool(np.abs(img - ref).max() <= 0.5 / 255 + 1e-6)
+
+
 def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -175,15 +188,16 @@ def _write_locked(out: Path, config, *, n: int, size: tuple[int, int], seed: int
         if (out / e["file"]).exists():
             done.add(e["file"])
     foreign = {p.name for p in out.glob("*.png")} - done
-    # a manifest (even empty) means a run of ours wrote here: a file of ours that it does not list was written
-    # by a worker of an interrupted run before the manifest line; it is made again (same config and seed)
+    # a manifest (even empty) means a run of ours wrote here: a file of ours that it does not list, holding
+    # exactly the image of its seed, was written by a worker of an interrupted run before the manifest line;
+    # it is made again. Any other file is the user's and is never overwritten.
     ours = (out / MANIFEST).exists()
     jobs = []
     for s in range(seed, seed + n):
         name = file_name(model, s)
         if name in done:
             continue
-        if name in foreign and not ours:
+        if name in foreign and not (ours and _same_image(out / name, cfg_dict, size, s)):
             raise FileExistsError(f"{str(out / name)!r} exists but is not in the manifest; refusing to overwrite it. "
                                   "Move it away or choose another --out folder.")
         jobs.append((cfg_dict, size, s, str(out / name)))
