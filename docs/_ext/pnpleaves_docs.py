@@ -33,11 +33,12 @@ DEMO_ORDER = [
     "demo_posterior",
     "demo_invariance",
     "demo_denoiser_geometry",
+    "demo_two_stage",
 ]
 
 #: the measured-results and notes pages, in this order, when they exist; any other markdown page at
 #: the top of docs/ is listed after them
-RESULTS_PAGES = ["results", "history", "training", "analysis", "reliability"]
+RESULTS_PAGES = ["results", "history", "training", "restoration", "analysis", "two_stage", "reliability"]
 #: top-level pages that are not results pages
 OWN_PAGES = {"index", "labs"}
 

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "denoise": ("pnpleaves.cli.restore", "denoise an image file"),
     "sample": ("pnpleaves.cli.sample", "draw samples from the prior a denoiser learned"),
     "export": ("pnpleaves.cli.export", "export a training run as a registered prior (weights + card)"),
+    "finetune": ("pnpleaves.cli.finetune", "adapt a prior to your own degraded images (two-stage fine-tuning)"),
 }
 
 #: errors the user can fix: printed as one line with exit status 2 (unless --debug or -v)

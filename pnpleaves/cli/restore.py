@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="'unknown' for photographs (default); 'circular' if the blur wrapped around")
     elif cmd == "super-resolve":
         parser.add_argument("--scale", "-s", type=int, required=True, help="integer upscaling factor >= 2")
+        parser.add_argument("--boundary", choices=("unknown", "circular"), default="unknown",
+                            help="'circular' if the low-resolution image was blurred circularly (default unknown)")
         parser.add_argument("--kernel", "-k", default="bicubic",
                             help="'bicubic' (default), 'gaussian', or a kernel file (.npy, .mat, image)")
         parser.add_argument("--kernel-index", type=int, default=None,
@@ -66,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prior", default="vl-drunet",
                         help="registered prior name or weights file (default: vl-drunet)")
     if cmd != "denoise":
-        parser.add_argument("--method", choices=("hqs", "admm"), default="hqs", help="PnP splitting (default hqs)")
+        parser.add_argument("--method", choices=("hqs", "admm"), default=None,
+                            help="PnP splitting (default: the API's per problem: hqs for deblur and super-resolve, "
+                                 "admm for inpaint)")
         parser.add_argument("--n-iter", type=int, default=None, help="number of iterations (default: per problem)")
         parser.add_argument("--ensemble", choices=("cycle", "x8", "none"), default="cycle",
                             help="flips/quarter turns of the image: 'cycle' one per iteration (default, free), "
@@ -199,15 +203,16 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {args.sigma}.")
     progress = not args.no_progress
     common = dict(prior=args.prior, sigma=sigma, device=args.device)
+    method = {} if getattr(args, "method", None) is None else {"method": args.method}  # None: the API default
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if cmd == "deblur":
             kernel = _kernel_arg(args.kernel, args)
-            res = pnp_deblur(img, kernel, boundary=args.boundary, method=args.method, n_iter=args.n_iter,
+            res = pnp_deblur(img, kernel, boundary=args.boundary, n_iter=args.n_iter, **method,
                              progress=progress, ensemble=args.ensemble, **common)
         elif cmd == "super-resolve":
             kernel = _kernel_arg(args.kernel, args)
-            res = pnp_super_resolve(img, args.scale, kernel=kernel, method=args.method, n_iter=args.n_iter,
+            res = pnp_super_resolve(img, args.scale, kernel=kernel, boundary=args.boundary, n_iter=args.n_iter, **method,
                                     progress=progress, ensemble=args.ensemble, **common)
         elif cmd == "inpaint":
             mask = read_image(args.mask, channels=1)[..., 0]
@@ -217,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
                     f"{img.shape[0]}x{img.shape[1]}; give a mask of the image's size."
                 )
             observed = mask <= 0.5 if args.invert_mask else mask > 0.5
-            res = pnp_inpaint(img, observed, method=args.method, n_iter=args.n_iter, progress=progress,
+            res = pnp_inpaint(img, observed, n_iter=args.n_iter, progress=progress, **method,
                               ensemble=args.ensemble, **common)
         else:
             res = pnp_denoise(img, **common)

@@ -3,6 +3,7 @@ MMSE denoiser of a Gaussian image model, the optional CBM3D, and wrappers that c
 applied (channel adaptation, dihedral self-ensemble)."""
 
 from pnpleaves.models.bm3d import BM3DDenoiser, bm3d_available
+from pnpleaves.models.discriminator import PatchDiscriminator
 from pnpleaves.models.gaussian import GaussianDenoiser, GaussianFit
 from pnpleaves.models.networks import ARCHITECTURES, DnCNN, DRUNetDenoiser, build_model, count_parameters, register_architecture
 from pnpleaves.models.wrappers import ChannelAdapter, DihedralCycle, adapt_denoiser, denoiser_channels
@@ -16,6 +17,7 @@ __all__ = [
     "DnCNN",
     "GaussianDenoiser",
     "GaussianFit",
+    "PatchDiscriminator",
     "adapt_denoiser",
     "bm3d_available",
     "build_model",

@@ -67,10 +67,13 @@ class Prior(Protocol):
     - ``name``: the registered name, or the file's stem for a path;
     - ``in_channels``: image channels (1 or 3), without the noise-level map;
     - ``sigma_range``: ``(lo, hi)`` on the [0, 1] scale, the noise levels it was trained on;
-    - ``card``: the training card (a dict; empty when the file carries none).
+    - ``card``: the training card (a dict; empty when the file carries none);
+    - ``arch``, ``arch_kwargs``: how to build the network again (:func:`pnpleaves.models.build_model`).
     """
 
     name: str
+    arch: str
+    arch_kwargs: dict[str, Any]
     in_channels: int
     sigma_range: tuple[float, float]
     card: dict[str, Any]
@@ -139,7 +142,8 @@ def load_prior(
             )
         state, _ = read_checkpoint_file(path)
         kwargs = dict(entry["arch_kwargs"])
-        model = _build_and_load(entry["arch"], kwargs, state, repr(str(path)))
+        arch = entry["arch"]
+        model = _build_and_load(arch, kwargs, state, repr(str(path)))
         card = dict(entry.get("card", {}))
         sigma_range = tuple(float(v) for v in card.get("noise", {}).get("sigma_range", DEFAULT_SIGMA_RANGE))
         name = key
@@ -163,7 +167,8 @@ def load_prior(
                 "register it with an arch and arch_kwargs, or export it with `pnpleaves export`."
             )
         kwargs = dict(info["arch_kwargs"])
-        model = _build_and_load(info["arch"], kwargs, state, repr(str(path)))
+        arch = info["arch"]
+        model = _build_and_load(arch, kwargs, state, repr(str(path)))
         card = dict(info.get("card", {}))
         sigma_range = tuple(info.get("sigma_range", DEFAULT_SIGMA_RANGE))
         name = path.stem
@@ -174,6 +179,8 @@ def load_prior(
             ".safetensors file."
         )
     model.name = name
+    model.arch = arch
+    model.arch_kwargs = dict(kwargs)
     model.in_channels = int(kwargs.get("in_channels", 3))  # image channels (without a noise map)
     model.sigma_range = (float(sigma_range[0]), float(sigma_range[1]))
     model.card = card

@@ -19,15 +19,18 @@ image in the caller's layout. The modules, in the order a call uses them:
 from .api import pnp_deblur, pnp_denoise, pnp_inpaint, pnp_super_resolve
 from .baselines import (
     bicubic_upsample,
+    biharmonic_inpaint,
+    linear_inpaint,
     pnp_cbm3d_deblur,
+    push_pull_inpaint,
     tikhonov_deblur,
     tv_deblur,
     tv_inpaint,
     tv_super_resolve,
     wiener_deblur,
 )
-from .degradations import block_mask, degrade_blur, degrade_sr, random_mask
-from .kernels import bicubic_kernel, gaussian_kernel, levin_kernel
+from .degradations import block_mask, degrade_blur, degrade_dpir, degrade_sr, random_mask
+from .kernels import bicubic_kernel, fspecial_gaussian, gaussian_kernel, levin_kernel
 from .noise_level import estimate_sigma
 from .schedules import ScheduleParams
 
@@ -35,17 +38,22 @@ __all__ = [
     "ScheduleParams",
     "bicubic_kernel",
     "bicubic_upsample",
+    "biharmonic_inpaint",
     "block_mask",
     "degrade_blur",
+    "degrade_dpir",
     "degrade_sr",
     "estimate_sigma",
+    "fspecial_gaussian",
     "gaussian_kernel",
     "levin_kernel",
+    "linear_inpaint",
     "pnp_cbm3d_deblur",
     "pnp_deblur",
     "pnp_denoise",
     "pnp_inpaint",
     "pnp_super_resolve",
+    "push_pull_inpaint",
     "random_mask",
     "tikhonov_deblur",
     "tv_deblur",
