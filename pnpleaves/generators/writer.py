@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .._checks import check_number, check_size
 from ..errors import UserError
-from ..io import write_image
+from ..io import read_image, write_image  # pnpleaves.io never imports torch
 from .config import DeadLeavesConfig, VibrantLeavesConfig, config_from_dict, config_to_dict
 from .dead_leaves import dead_leaves
 from .vibrant_leaves import vibrant_leaves
@@ -129,8 +129,6 @@ def read_manifest(folder: str | os.PathLike) -> list[dict[str, Any]]:
 def _same_image(path: Path, cfg_dict: dict, size: tuple[int, int], seed: int) -> bool:
     """Whether ``path`` holds image ``seed`` of this dataset (a file an interrupted run wrote before its
     manifest line), checked by making the image again and comparing at 8 bits."""
-    from ..io import read_image  # not at the top: generating images must not import torch
-
     try:
         img = read_image(path)
     except (OSError, ValueError):
