@@ -251,3 +251,12 @@ def test_card_psnr_is_reproduced_by_eval_denoiser(name, capsys):
         row = next(line for line in out.splitlines() if line.split()[:1] == [str(sigma)])
         measured = float(row.split()[1])
         assert abs(measured - metrics[f"Set5/sigma={sigma}/psnr"]) <= 0.02, (sigma, row)
+
+
+def test_the_synthetic_prior_never_saw_a_photograph():
+    """Its card's generator config draws colours from the parametric law, not from photographs (issue 18)."""
+    card = list_priors()["vl-drunet-synthetic"]
+    gen = card["data"]["generator_config"]
+    assert gen["model"] == "vl" and gen["color"] == "synthetic"
+    den = load_prior("vl-drunet-synthetic")
+    assert den.card["data"]["generator_config"]["color"] == "synthetic"
