@@ -39,7 +39,6 @@ The command line is ``pnpleaves finetune`` (:mod:`pnpleaves.cli.finetune`).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import datetime
@@ -47,9 +46,7 @@ import json
 import logging
 import math
 import os
-import signal
 import statistics
-import threading
 import time
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -76,6 +73,7 @@ from pnpleaves.training.checkpoint import atomic_torch_save, atomic_write_text
 from pnpleaves.training.config import LOSSES, dumps_toml
 from pnpleaves.training.distributed import machine_description
 from pnpleaves.training.export import time_denoiser, update_registry
+from pnpleaves.training.loop import stop_on_signals
 from pnpleaves.training.surrogates import ImageSet, NoiseLaw, load_image_folder, make_batch, make_surrogates
 
 logger = logging.getLogger(__name__)
@@ -319,27 +317,6 @@ def _check_sigmas(sigma: float | Sequence[float], n: int, sigma_range: tuple[flo
         logger.warning("some noise levels lie outside the prior's training range [%.4g, %.4g]: clipped to it", lo, hi)
         out = [min(max(v, lo), hi) for v in out]
     return out
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[dict[str, int | None]]:
-    """Record SIGINT / SIGTERM in ``state['signal']`` (instead of stopping) while the block runs."""
-    state: dict[str, int | None] = {"signal": None}
-    if threading.current_thread() is not threading.main_thread():
-        yield state
-        return
-
-    def handler(signum, _frame):
-        if state["signal"] is None:
-            logger.warning("received %s: saving a checkpoint after this step", signal.Signals(signum).name)
-            state["signal"] = signum
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield state
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def finetune(
@@ -588,7 +565,7 @@ class _Run:
         interrupted, stop_signal = False, None
         total = (cfg.stages - 1) * cfg.steps
         bar = tqdm(total=total, initial=self.steps_done(), unit="step", desc="finetune") if progress else None
-        with _stop_on_signals() as signals:
+        with stop_on_signals() as signals:
             try:
                 while self.stage <= cfg.stages:
                     if stop_after is not None and self.steps_done() >= stop_after:

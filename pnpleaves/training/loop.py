@@ -50,7 +50,7 @@ from pnpleaves.training.run_log import RunLog
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "learning_rate", "load_dev_set", "train"]
+__all__ = ["TrainResult", "learning_rate", "load_dev_set", "stop_on_signals", "train"]
 
 
 def learning_rate(step: int, cfg: TrainConfig, warm_start: int = 0) -> float:
@@ -146,7 +146,7 @@ def train(
 
 
 @contextlib.contextmanager
-def _stop_on_signals() -> Iterator[dict[str, int | None]]:
+def stop_on_signals() -> Iterator[dict[str, int | None]]:
     """Record SIGINT / SIGTERM in ``state['signal']`` (instead of stopping) while the block runs."""
     state: dict[str, int | None] = {"signal": None}
     if threading.current_thread() is not threading.main_thread():
@@ -284,7 +284,7 @@ class _Run:
         interval_n, interval_t = 0, time.perf_counter()
         step = self.start.step
         self.net.train()
-        with _stop_on_signals() as signals:
+        with stop_on_signals() as signals:
             try:
                 for batch in loader:
                     lr = learning_rate(step, cfg, warm_start)
