@@ -9,7 +9,8 @@ replaced by one drop of the rate, as a fresh-optimizer continuation with ``--ini
 3. ``phase 2``: every run again from its phase-1 weights for ``--phase2`` seconds at rate / 8;
 4. ``evaluate``: Kodak24 (or ``--testset``) at sigma 15 / 25 / 50, one CSV row per run and sigma.
 
-Usage (the plan is a JSON list of runs; see ``research/gpu_plan.json``)::
+Usage (the plan is a JSON list of runs; the one used: ``docs/results/gpu_retrain/plan.json``, whose paths
+point at ``.gpu/src``, a ``git archive`` of the package carried to the GPU machine)::
 
     python research/gpu_retrain.py PLAN.json --testset DIR --out DIR [--n-images 800] [--phase1 260] [--phase2 100]
 
