@@ -157,6 +157,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="tiny: seconds (a test); small: CPU hours (docs/analysis.md). Default tiny")
         p.add_argument("--out", required=True, help="experiment folder (data, runs, results; resumable)")
         p.add_argument("--progress", action="store_true", help="show a progress bar per run")
+        p.add_argument("--device", default="cpu",
+                       help="where the runs train and are evaluated: cpu (default), cuda[:N] or auto (CUDA when "
+                            "available); a run resumes on any device")
+        p.add_argument("--workers", type=int, default=1, help="processes generating the training images (default 1)")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -376,7 +380,9 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     for folder in args.testset:
         if not Path(folder).is_dir():
             raise FileNotFoundError(f"dev set {folder!r} is not a folder.")
-    outcome = run_experiment(args.analysis, args.out, BUDGETS[args.budget], args.testset, progress=args.progress)
+    check_number(args.workers, "--workers", low=1, integer=True)
+    outcome = run_experiment(args.analysis, args.out, BUDGETS[args.budget], args.testset, progress=args.progress,
+                             device=args.device, workers=args.workers)
     for run, status in outcome.status.items():
         print(f"{run}: {status}")
     if outcome.interrupted:

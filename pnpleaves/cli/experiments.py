@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pnpleaves.analysis.experiments import (
     RESULT_FIELDS,
     Budget,
@@ -36,7 +38,7 @@ from pnpleaves.analysis.experiments import (
 from pnpleaves.analysis.noisy_trials import mean_psnr
 from pnpleaves.analysis.plots import plot_bars, plot_lines
 from pnpleaves.generators import make_config, write_dataset
-from pnpleaves.images import load_testset
+from pnpleaves.images import check_device, load_testset
 from pnpleaves.priors import load_prior
 from pnpleaves.training import TrainConfig, train
 
@@ -66,8 +68,12 @@ def data_dir(out: Path, run: ExperimentRun, budget: Budget) -> Path:
     return out / "data" / f"{run.generator}-{run.preset}-{budget.image_size}"
 
 
-def train_config(run: ExperimentRun, budget: Budget, data_dir: Path, run_dir: Path) -> TrainConfig:
-    """The training config of one run: the budget's network and batches, the run's schedule, no dev set."""
+def train_config(run: ExperimentRun, budget: Budget, data_dir: Path, run_dir: Path, *,
+                 device: str = "cpu") -> TrainConfig:
+    """The training config of one run: the budget's network and batches, the run's schedule, no dev set.
+
+    ``device`` is the trainer's ``train.device`` ("cpu", "cuda[:N]" or "auto"); one CPU thread per run.
+    """
     return TrainConfig.from_dict({
         "name": run.name,
         "seed": budget.seed,
@@ -80,7 +86,7 @@ def train_config(run: ExperimentRun, budget: Budget, data_dir: Path, run_dir: Pa
         "optim": {"loss": "l1", "lr": run.lr, "warmup_steps": 0, "halve_every": run.halve_every,
                   "lr_min": run.lr_min, "grad_clip": 0.5},
         "train": {"steps": run.steps, "checkpoint_every": budget.checkpoint_every,
-                  "log_every": max(1, min(100, run.steps // 10)), "eval_every": 0, "device": "cpu", "threads": 1,
+                  "log_every": max(1, min(100, run.steps // 10)), "eval_every": 0, "device": device, "threads": 1,
                   "compile": False},
         "dev": {"folder": ""},
     })
@@ -95,13 +101,21 @@ def _dev_images(testsets: list[str], budget: Budget) -> dict[str, list]:
 
 
 def run_experiment(experiment: str, out: str | Path, budget: Budget, testsets: list[str], *,
-                   progress: bool = False, plot: bool = True) -> ExperimentOutcome:
-    """Generate the data, train every run (resuming), evaluate on every dev set, write the table and figure."""
+                   progress: bool = False, plot: bool = True, device: str = "cpu",
+                   workers: int = 1) -> ExperimentOutcome:
+    """Generate the data, train every run (resuming), evaluate on every dev set, write the table and figure.
+
+    :param device: where the runs train and are evaluated ("cpu", "cuda[:N]" or "auto": CUDA when
+        available). A run resumes on another device than it started on.
+    :param workers: processes that generate the training images.
+    """
     out = Path(out)
+    eval_device = check_device("cuda" if device == "auto" and torch.cuda.is_available() else
+                               ("cpu" if device == "auto" else device))
     runs = experiment_runs(experiment, budget)
     if not testsets:
         raise FileNotFoundError("give at least one dev set (--testset DIR).")
-    dev = _dev_images(testsets, budget)
+    dev = {name: [x.to(eval_device) for x in images] for name, images in _dev_images(testsets, budget).items()}
     results_path = out / "results.csv"
     rows = read_rows(results_path)
     status: dict[str, str] = {}
@@ -110,11 +124,12 @@ def run_experiment(experiment: str, out: str | Path, budget: Budget, testsets: l
     for run in runs:
         images_dir = data_dir(out, run, budget)
         config = make_config(run.generator, run.preset)
-        counts = write_dataset(images_dir, config, n=budget.n_images, size=budget.image_size, seed=DATA_SEED)
+        counts = write_dataset(images_dir, config, n=budget.n_images, size=budget.image_size, seed=DATA_SEED,
+                               workers=workers)
         if counts["written"]:
             logger.info("%s: wrote %d training images into %s", run.name, counts["written"], images_dir)
         run_dir = out / "runs" / run.name
-        cfg = train_config(run, budget, images_dir, run_dir)
+        cfg = train_config(run, budget, images_dir, run_dir, device=device)
         had_checkpoint = (run_dir / "checkpoint.pt").is_file()
         result = train(cfg, resume=True, progress=progress)
         if result.interrupted:
@@ -133,7 +148,7 @@ def run_experiment(experiment: str, out: str | Path, budget: Budget, testsets: l
             for s in sigmas:
                 if (run.name, testset, float(s)) in done:
                     continue
-                den = den or load_prior(run_dir)
+                den = den or load_prior(run_dir, eval_device)
                 value = mean_psnr(den, images, s / 255.0, seed=0)
                 rows.append({**run_record(run), "testset": testset, "sigma": float(s), "psnr": value,
                              "train_s": round(result.wall_time_s, 1)})

@@ -7,7 +7,7 @@ import json
 import logging
 
 from pnpleaves.errors import InputError
-from pnpleaves.generators.config import PRESETS, make_config
+from pnpleaves.generators.config import DL_PRESETS, PRESETS, make_config
 from pnpleaves.generators.writer import write_dataset
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (created; resumed if it holds the same dataset)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first image; image k has seed SEED + k")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help="VibrantLeaves ablation preset")
+    parser.add_argument("--preset", default=None,
+                        help=f"recipe preset: VibrantLeaves {', '.join(sorted(PRESETS))}; "
+                             f"Dead Leaves {', '.join(sorted(DL_PRESETS))} (default: the model's default recipe)")
     parser.add_argument("--color", choices=("natural", "uniform", "synthetic"), default=None, help="colour law")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
                         help='any config field, e.g. --option r_min=20 --option "blur=\\"lens\\""')
