@@ -96,3 +96,14 @@ def test_tiny_convergence_runs_end_to_end(tmp_path, dev_set):
     assert {(r["generator"], r["k"]) for r in res.table} == {("dl", 1), ("dl", 2), ("vl", 1), ("vl", 2)}
     assert all(r["gap_to_largest_k"] == 0 for r in res.table if r["k"] == 2)
     assert res.png_path is not None and res.png_path.is_file()
+
+
+def test_convergence_figure_has_both_panels_and_refuses_to_overwrite(tmp_path):
+    from pnpleaves.analysis.plots import plot_convergence
+
+    rows = [{"generator": g, "k": k, "testset": "dev", "sigma": 25.0, "psnr": 20.0 + k / 100 + (g == "vl"),
+             "gap_to_largest_k": (k - 4) / 100} for g in ("dl", "vl") for k in (1, 2, 4)]
+    path = plot_convergence(rows, tmp_path / "c.png")
+    assert path.stat().st_size > 10_000
+    with pytest.raises(FileExistsError, match="overwrite"):
+        plot_convergence(rows, path)

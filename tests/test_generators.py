@@ -296,6 +296,14 @@ def test_generate_cli(tmp_path, capsys):
     assert main(["generate", "--model", "vl", "--n", "2", "--size", "40", "--out", str(tmp_path / "x"),
                  "--option", "alpha=-1"]) == 2
     assert "alpha must be" in capsys.readouterr().err
+    # the Dead Leaves presets are accepted for --model dl, and a preset of the other model is refused
+    dl_out = tmp_path / "dl"
+    assert main(["generate", "--model", "dl", "--preset", "dl-mix", "--n", "1", "--size", "40", "--out", str(dl_out)]) == 0
+    first = json.loads((dl_out / "manifest.jsonl").read_text().splitlines()[0])["config"]
+    assert first["r_min_choices"] == [1, 16]
+    assert main(["generate", "--model", "dl", "--preset", "vl-r2", "--n", "1", "--size", "40",
+                 "--out", str(tmp_path / "y")]) == 2
+    assert "Dead Leaves presets" in capsys.readouterr().err
 
 
 def test_import_is_light():

@@ -91,3 +91,19 @@ def test_cards_describe_the_generator(tmp_path, capsys):
     entry, _ = export_run(tmp_path / "live", "live-test", weights_dir=tmp_path / "w")
     assert entry["card"]["data"]["generator_config"]["r_max"] == 100.0
     capsys.readouterr()
+
+
+def test_export_from_the_runs_model_safetensors_matches_the_folder(tmp_path):
+    """A run copied back from another machine as its model.safetensors alone exports like the folder."""
+    train(tiny_config(tmp_path, **{"train.steps": 3}))
+    a, _ = export_run(tmp_path / "run", "from-run", weights_dir=tmp_path / "a", dev_folder=[])
+    b, _ = export_run(tmp_path / "run" / "model.safetensors", "from-file", weights_dir=tmp_path / "b", dev_folder=[])
+    assert a["sha256"] != "" and a["arch_kwargs"] == b["arch_kwargs"]
+    assert a["card"]["train"]["steps"] == b["card"]["train"]["steps"] == 3
+    assert a["card"]["data"] == b["card"]["data"]
+    wa = load_prior(tmp_path / "a" / "from-run.safetensors")
+    wb = load_prior(tmp_path / "b" / "from-file.safetensors")
+    assert all(torch.equal(p, q) for p, q in zip(wa.state_dict().values(), wb.state_dict().values()))
+    # an exported prior has no training config: refused with the fix
+    with pytest.raises(ValueError, match="no training metadata"):
+        export_run(tmp_path / "a" / "from-run.safetensors", "again", weights_dir=tmp_path / "c", dev_folder=[])

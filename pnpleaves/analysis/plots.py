@@ -19,7 +19,8 @@ import numpy as np
 from pnpleaves.analysis.image_sets import ImageSetStatistics, collect_statistics, reference_name
 from pnpleaves.analysis.image_sources import ImageSource
 
-__all__ = ["plot_bars", "plot_eigenvectors", "plot_invariance", "plot_lines", "plot_naturalness", "plot_statistics"]
+__all__ = ["plot_bars", "plot_convergence", "plot_eigenvectors", "plot_invariance", "plot_lines", "plot_naturalness",
+           "plot_statistics"]
 
 
 def plot_statistics(
@@ -115,6 +116,40 @@ def plot_lines(path: str | os.PathLike, x: Sequence[float], series: Mapping[str,
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_convergence(table: Sequence[Mapping[str, Any]], path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Two panels for a convergence table (rows with ``generator, k, testset, sigma, psnr,
+    gap_to_largest_k``): the PSNR reached against K (steps per learning-rate stage), and the gap of
+    each K to the largest K of the same generator. Same colour per dev set, one line style per generator."""
+    path, fig, (ax_p, ax_g) = _new_figure(path, overwrite, (11, 4.2), ncols=2)
+    curves: dict[tuple[str, str, float], list[tuple[int, float, float]]] = {}
+    for r in table:
+        curves.setdefault((r["generator"], r["testset"], float(r["sigma"])), []).append(
+            (int(r["k"]), float(r["psnr"]), float(r["gap_to_largest_k"])))
+    sets = list(dict.fromkeys((t, s) for _, t, s in curves))
+    styles = {g: ls for g, ls in zip(dict.fromkeys(g for g, _, _ in curves), ("--", "-", ":", "-."))}
+    ks = sorted({k for pts in curves.values() for k, _, _ in pts})
+    for (gen, testset, sigma), pts in curves.items():
+        pts.sort()
+        colour = f"C{sets.index((testset, sigma)) % 10}"
+        label = f"{gen.upper()} {testset} s={sigma:g}"
+        kw = {"color": colour, "ls": styles[gen], "marker": "o", "ms": 4, "lw": 1.5, "label": label}
+        ax_p.plot([p[0] for p in pts], [p[1] for p in pts], **kw)
+        ax_g.plot([p[0] for p in pts], [p[2] for p in pts], **kw)
+    for ax in (ax_p, ax_g):
+        ax.set_xscale("log")
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.minorticks_off()
+        ax.set_xlabel("K, steps per learning-rate stage")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    ax_p.set_ylabel("PSNR (dB)")
+    ax_p.set_title("PSNR reached")
+    ax_g.axhline(0.0, color="black", lw=0.8, ls=":")
+    ax_g.set_ylabel("PSNR gap to the largest K (dB)")
+    ax_g.set_title("Gap to each generator's largest K")
     return _save(fig, path)
 
 

@@ -36,7 +36,7 @@ from pnpleaves.analysis.experiments import (
     write_rows,
 )
 from pnpleaves.analysis.noisy_trials import mean_psnr
-from pnpleaves.analysis.plots import plot_bars, plot_lines
+from pnpleaves.analysis.plots import plot_bars, plot_convergence
 from pnpleaves.generators import make_config, write_dataset
 from pnpleaves.images import check_device, load_testset
 from pnpleaves.priors import load_prior
@@ -177,11 +177,4 @@ def _plot(experiment: str, table: list[dict[str, Any]], path: Path) -> Path:
         return plot_bars(path, groups, series, ylabel="PSNR gap to the full VL model (dB)",
                          title="VibrantLeaves ablation (equal training budget)", xlabel="dev set, sigma",
                          overwrite=True)
-    lines: dict[str, list[float]] = {}
-    ks: list[int] = sorted({int(r["k"]) for r in table})
-    for r in table:
-        lines.setdefault(f"{r['generator']} {r['testset']} s={r['sigma']:g}", []).append(r["gap_to_largest_k"])
-    lines = {name: v for name, v in lines.items() if len(v) == len(ks) and not any(math.isnan(x) for x in v)}
-    return plot_lines(path, ks, lines, xlabel="K, steps per learning-rate stage", logx=True,
-                      ylabel="PSNR gap to the largest K (dB)", title="Convergence: DL vs VL", hline=0.0,
-                      overwrite=True)
+    return plot_convergence(table, path, overwrite=True)

@@ -23,7 +23,7 @@ from pnpleaves.training.export import export_run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="training run folder (or its checkpoint.pt)")
+    parser.add_argument("run", help="training run folder, its checkpoint.pt, or the model.safetensors the trainer wrote")
     parser.add_argument("--name", required=True, help="prior name, e.g. my-drunet")
     parser.add_argument("--weights-dir", default="weights", help="destination folder (default: ./weights)")
     parser.add_argument("--registry", default=None, metavar="PATH",

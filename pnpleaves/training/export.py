@@ -27,14 +27,14 @@ from pnpleaves.errors import InputError
 from pnpleaves.io import check_output_path
 from pnpleaves.generators.config import config_to_dict, make_config
 from pnpleaves.models import build_model, count_parameters
-from pnpleaves.priors.files import file_sha256, write_weights
+from pnpleaves.priors.files import file_sha256, read_weights, write_weights
 from pnpleaves.training.checkpoint import model_from_weights, read_checkpoint
 from pnpleaves.training.config import TrainConfig, dumps_toml
 from pnpleaves.training.evaluate import evaluate_denoiser
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_SIGMAS", "build_card", "export_run", "time_denoiser", "update_registry"]
+__all__ = ["DEFAULT_SIGMAS", "build_card", "export_run", "read_run", "time_denoiser", "update_registry"]
 
 DEFAULT_SIGMAS = (15.0 / 255.0, 25.0 / 255.0, 50.0 / 255.0)
 
@@ -67,6 +67,26 @@ def _manifest_config(cfg: TrainConfig) -> dict[str, Any] | None:
         return None
 
 
+def read_run(run: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint dict of a run: its folder or ``checkpoint.pt``, or the ``model.safetensors`` the
+    trainer writes beside it (which carries the config, step, wall time and machine; weights only, so
+    a run copied back from another machine as that one file can still be exported)."""
+    path = Path(run)
+    if path.suffix != ".safetensors":
+        return read_checkpoint(path)[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {str(path)!r}.")
+    state, info = read_weights(path)
+    missing = [k for k in ("config", "arch", "step") if k not in info]
+    if missing:
+        raise InputError(f"{str(path)!r} has no training metadata ({', '.join(missing)} missing): export needs a run "
+                         "folder, its checkpoint.pt or the model.safetensors the trainer wrote there.")
+    return {"model": {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+            "config": info["config"], "arch": info["arch"], "arch_kwargs": info.get("arch_kwargs", {}),
+            "step": int(info["step"]), "wall_time_s": float(info.get("wall_time_s", 0.0)),
+            "machine": info.get("machine", "unknown"), "world_size": int(info.get("world_size", 1))}
+
+
 def _generator_config(model: str, preset: str, options: dict[str, Any]) -> dict[str, Any]:
     return config_to_dict(make_config(model, preset or None, **options))
 
@@ -95,7 +115,8 @@ def build_card(ckpt: dict[str, Any], metrics: dict[str, float], *, description: 
             seeds = [json.loads(line)["seed"] for line in manifest.read_text().splitlines() if line.strip()]
             data["cache_images"] = len(seeds)
             data["cache_seeds"] = [min(seeds), max(seeds)] if seeds else []
-        data["generator_config"] = _manifest_config(cfg)
+        # the images' own config; when the cache is not on this machine, the recipe's (same code version)
+        data["generator_config"] = _manifest_config(cfg) or _generator_config(d.generator, d.preset, d.options)
     elif d.source == "generate":
         data["generator_config"] = _generator_config(d.generator, d.preset, d.options)
     card = {
@@ -185,7 +206,7 @@ def export_run(
 ) -> tuple[dict[str, Any], str]:
     """Write ``<weights_dir>/<name>.safetensors`` from a run and build its registry entry.
 
-    :param run: a training run folder (or its ``checkpoint.pt``).
+    :param run: a training run folder, its ``checkpoint.pt`` or its ``model.safetensors`` (:func:`read_run`).
     :param weights_dir: destination folder (default: ``weights`` in the working directory).
     :param dev_folder: folder(s) of images for the card's PSNR table (default: the run's
         ``dev.folder``, found as :meth:`TrainConfig.dev_folder` finds it; none when it is not on this
@@ -206,7 +227,7 @@ def export_run(
                                what="weights file")  # before any work
     if update:
         check_output_path(registry, overwrite=True, suffixes=(".toml",), what="registry")
-    ckpt, _ = read_checkpoint(run)
+    ckpt = read_run(run)
     cfg = TrainConfig.from_dict(ckpt["config"])
     model = build_model(ckpt["arch"], dict(ckpt["arch_kwargs"]))
     model.load_state_dict(ckpt["model"], strict=True)
