@@ -23,6 +23,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as save_bytes
 
+from pnpleaves.priors.files import tensors_sha256
+
 SMALL = (".log", ".csv", ".toml", ".png", ".json", ".txt")
 PART = 15 * 2**20
 MAX_TOTAL = 60 * 2**20
@@ -41,6 +43,8 @@ def _fp16_weights(path: Path) -> bytes:
         for k in f.keys():
             t = f.get_tensor(k)
             state[k] = t.half() if t.is_floating_point() else t
+    if "tensors_sha256" in meta:  # the checksum of the tensors as stored: the fp16 ones now
+        meta["tensors_sha256"] = tensors_sha256(state)
     return save_bytes(state, metadata=meta)
 
 
