@@ -82,7 +82,9 @@ def test_default_deblur_timing_runs(tmp_path, tiny_prior, bench):
     """The benchmark's 512x512 timing (warm-up included) runs end to end with a real Levin kernel."""
     root = make_data_folder(tmp_path, {"Kodak24_full": (1, 512)})
     den, _ = resolve_prior(tiny_prior)
-    assert 0 < bench.time_default_deblur(root, den) < 600
+    t = bench.time_default_deblur(root, den, repeats=2)
+    assert 0 < t["seconds"] <= t["seconds_median"] < 600 and 0 < t["call"] <= t["call_median"]
+    assert t["ratio"] == pytest.approx(t["seconds"] / (t["n_iter"] * t["call"]))
 
 
 @pytest.mark.filterwarnings("ignore:img is expected in:UserWarning")
