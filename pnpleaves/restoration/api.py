@@ -230,6 +230,9 @@ def pnp_deblur(
         on a padded domain observing only the image window, then crop; no border ringing) or
         ``"circular"`` when the blur was circular (``mode="wrap"``).
     :param schedule: :class:`~pnpleaves.restoration.schedules.ScheduleParams` or a dict of overrides.
+        The default prior weight ``lam = 0.23`` is tuned on camera-shake (motion) kernels; for a
+        smooth, Gaussian-like kernel ``schedule={"lam": 0.1}`` measures better (dev images, both
+        shipped VL priors: ``docs/restoration.md`` §1).
     :param ensemble: ``"cycle"`` (default): the denoiser sees the ``k``-th of the 8 flips / quarter
         turns of the image at iteration ``k`` (DPIR's ``x8``, at no extra cost); ``"x8"``: every
         denoiser call averages all 8 (8 times slower); ``"none"``. See
