@@ -69,7 +69,7 @@ from pnpleaves.restoration import (
 from pnpleaves.restoration.baselines import biharmonic_inpaint, linear_inpaint, push_pull_inpaint
 from pnpleaves.restoration.degradations import degrade_dpir
 from pnpleaves.restoration.kernels import fspecial_gaussian
-from pnpleaves.restoration.schedules import default_params, make_schedule
+from pnpleaves.restoration.schedules import default_params
 
 logger = logging.getLogger("benchmarks.restore")
 

@@ -17,7 +17,6 @@ checkpoint; the same command then continues.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +109,8 @@ def run_experiment(experiment: str, out: str | Path, budget: Budget, testsets: l
     :param workers: processes that generate the training images.
     """
     out = Path(out)
-    eval_device = check_device("cuda" if device == "auto" and torch.cuda.is_available() else
-                               ("cpu" if device == "auto" else device))
+    auto = "cuda" if torch.cuda.is_available() else "cpu"
+    eval_device = check_device(auto if device == "auto" else device)
     runs = experiment_runs(experiment, budget)
     if not testsets:
         raise FileNotFoundError("give at least one dev set (--testset DIR).")
