@@ -4,6 +4,7 @@ applied (channel adaptation, dihedral self-ensemble)."""
 
 from pnpleaves.models.bm3d import BM3DDenoiser, bm3d_available
 from pnpleaves.models.discriminator import PatchDiscriminator
+from pnpleaves.models.ffdnet import FFDNet
 from pnpleaves.models.gaussian import GaussianDenoiser, GaussianFit
 from pnpleaves.models.networks import ARCHITECTURES, DnCNN, DRUNetDenoiser, build_model, count_parameters, register_architecture
 from pnpleaves.models.wrappers import ChannelAdapter, DihedralCycle, adapt_denoiser, denoiser_channels
@@ -15,6 +16,7 @@ __all__ = [
     "DRUNetDenoiser",
     "DihedralCycle",
     "DnCNN",
+    "FFDNet",
     "GaussianDenoiser",
     "GaussianFit",
     "PatchDiscriminator",

@@ -5,6 +5,8 @@
   TPAMI 2021), deepinv's implementation with its KAIR layer names, so deepinv/KAIR checkpoints
   load with ``strict=True``. The noise level is an extra constant input channel; ``blind=True``
   feeds a zero map instead (same layers, no noise information).
+- ``"ffdnet"``: FFDNet (Zhang et al., TIP 2018), half-resolution plain convolutions
+  (:mod:`pnpleaves.models.ffdnet`).
 - ``"dncnn"``: residual DnCNN (Zhang et al., *Beyond a Gaussian Denoiser*, TIP 2017),
   :math:`D(y) = y - R(y)` with conv-ReLU layers; optionally non-blind with a noise-level map.
 
@@ -22,6 +24,7 @@ from deepinv.models import Denoiser, DRUNet
 from torch import nn
 
 from pnpleaves.errors import InputError
+from pnpleaves.models.ffdnet import FFDNet
 from pnpleaves.models.sigma import sigma_like
 
 __all__ = ["ARCHITECTURES", "DRUNetDenoiser", "DnCNN", "build_model", "count_parameters", "register_architecture"]
@@ -128,6 +131,7 @@ class DnCNN(Denoiser):
 ARCHITECTURES: dict[str, Callable[..., Denoiser]] = {
     "drunet": DRUNetDenoiser,
     "dncnn": DnCNN,
+    "ffdnet": FFDNet,
 }
 
 
