@@ -1,7 +1,7 @@
 """Pack what a GPU session made into at most 7 files of < 16 MB (the device tool's return limits).
 
-Collected from ``--retrain DIR`` (``research/gpu_retrain.py``): each run's final weights as fp16
-safetensors, ``summary.csv`` and the logs and configs. From ``--experiments DIR``
+Collected from ``--retrain DIR`` (``research/gpu_retrain.py``): each run's final weights as fp32
+safetensors (``--half`` for fp16, where room is short), ``summary.csv`` and the logs and configs. From ``--experiments DIR``
 (``research/gpu_experiments.py``): the tables, figures, ``results.csv``, logs and run configs, and,
 when some run did not finish or the tables are missing, the runs' checkpoints (unfinished ones whole; finished ones without
 the optimizer moments, which a finished run never reads again) so that the same experiment command
@@ -36,26 +36,26 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def _fp16_weights(path: Path) -> bytes:
+def _weights(path: Path, dtype: torch.dtype) -> bytes:
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})
         state = {}
         for k in f.keys():
             t = f.get_tensor(k)
-            state[k] = t.half() if t.is_floating_point() else t
-    if "tensors_sha256" in meta:  # the checksum of the tensors as stored: the fp16 ones now
+            state[k] = t.to(dtype) if t.is_floating_point() else t
+    if "tensors_sha256" in meta:  # the checksum of the tensors as stored
         meta["tensors_sha256"] = tensors_sha256(state)
     return save_bytes(state, metadata=meta)
 
 
-def pack_retrain(tar: tarfile.TarFile, run: Path) -> int:
+def pack_retrain(tar: tarfile.TarFile, run: Path, dtype: torch.dtype = torch.float32) -> int:
     size = 0
     for p1 in sorted(run.glob("*-p1")):
         name = p1.name[:-3]
         src = run / f"{name}-p2" / "model.safetensors"
         src = src if src.is_file() else p1 / "model.safetensors"
         if src.is_file():
-            data = _fp16_weights(src)
+            data = _weights(src, dtype)
             _add_bytes(tar, f"retrain/{name}.safetensors", data)
             size += len(data)
     for p in sorted(run.rglob("*")):
@@ -101,12 +101,13 @@ def main() -> int:
     ap.add_argument("--retrain", default="")
     ap.add_argument("--experiments", default="")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--half", action="store_true", help="store the weights as fp16 (default fp32)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        used = pack_retrain(tar, Path(args.retrain)) if args.retrain and Path(args.retrain).is_dir() else 0
+        used = pack_retrain(tar, Path(args.retrain), torch.float16 if args.half else torch.float32) if args.retrain and Path(args.retrain).is_dir() else 0
         if args.experiments and Path(args.experiments).is_dir():
             pack_experiments(tar, Path(args.experiments), MAX_TOTAL - used - 4 * 2**20)
     data = buf.getvalue()

@@ -14,8 +14,10 @@ point at ``.gpu/src``, a ``git archive`` of the package carried to the GPU machi
 
     python research/gpu_retrain.py PLAN.json --testset DIR --out DIR [--n-images 800] [--phase1 260] [--phase2 100]
 
-Each run: ``{"name", "config" (a training TOML), "init_from" (weights or null), "lr", "batch_size",
-"patch_size", "data": {"generator", "preset", "options"}}``; the data block overrides the config's.
+Each run: ``{"name", "config" (a training TOML), "init_from" (weights, a list of weights of which the first
+that exists is used, or null), "lr", "batch_size", "patch_size", "data": {"generator", "preset", "options"},
+"overrides" (optional: config sections merged over the TOML, e.g. ``{"optim": {"loss": "l2"}}``), "amp",
+"channels_last"}``; the data block overrides the config's.
 """
 
 from __future__ import annotations
@@ -69,8 +71,23 @@ def generate(plan: list[dict], out: Path, n: int, size: int, workers: int) -> di
     return folders
 
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) and k not in ("kwargs", "options") else v
+    return out
+
+
+def init_weights(run: dict) -> str | None:
+    """The run's starting weights: ``init_from``, or the first existing file of a list of them."""
+    init = run.get("init_from")
+    if isinstance(init, list):
+        return next((p for p in init if p and Path(p).is_file()), None)
+    return init
+
+
 def write_config(run: dict, phase: int, cache: Path, out: Path, testset: str, workers: int) -> Path:
-    cfg = tomllib.loads(Path(run["config"]).read_text())
+    cfg = _merge(tomllib.loads(Path(run["config"]).read_text()), run.get("overrides", {}))
     cfg["name"] = run["name"]
     cfg["output_dir"] = str(out / f"{run['name']}-p{phase}")
     cfg["data"].update(source="cache", cache_dir=str(cache), preload=True, workers=workers,
@@ -80,7 +97,8 @@ def write_config(run: dict, phase: int, cache: Path, out: Path, testset: str, wo
     lr = float(run["lr"]) / (8.0 if phase == 2 else 1.0)
     cfg["optim"].update(lr=lr, halve_every=0, restart_schedule=True, warmup_steps=100 if phase == 1 else 20)
     cfg["train"].update(steps=10_000_000, checkpoint_every=500, log_every=100, eval_every=0, device=DEVICE,
-                        threads=1, compile=False, amp=bool(run.get("amp", False)))
+                        threads=1, compile=False, amp=bool(run.get("amp", False)),
+                        channels_last=bool(run.get("channels_last", False)))
     cfg["dev"].update(folder=testset, n_images=8, crop=256)
     path = out / f"{run['name']}-p{phase}.toml"
     path.write_text(dumps_toml(cfg))
@@ -91,7 +109,7 @@ def train_phase(plan, phase, folders, out, testset, seconds, workers) -> None:
     procs = []
     for run in plan:
         cfg = write_config(run, phase, folders[_dataset_key(run["data"])], out, testset, workers)
-        init = run.get("init_from") if phase == 1 else str(out / f"{run['name']}-p1" / "model.safetensors")
+        init = init_weights(run) if phase == 1 else str(out / f"{run['name']}-p1" / "model.safetensors")
         cmd = [sys.executable, "-m", "pnpleaves.cli", "train", str(cfg)]
         if init:
             cmd += ["--init-from", init]
