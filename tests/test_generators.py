@@ -32,7 +32,7 @@ def test_shape_dtype_range(fn, opts, size):
     assert img.min() >= 0.0 and img.max() <= 1.0 and np.isfinite(img).all()
 
 
-@pytest.mark.parametrize("color", ["uniform", "natural", "synthetic"])
+@pytest.mark.parametrize("color", ["uniform", "natural", "synthetic", "handcrafted"])
 def test_color_laws_and_grayscale(color):
     img = pl.dead_leaves(40, seed=1, color=color, **SMALL_DL)
     assert img.std() > 0.01

@@ -1,14 +1,16 @@
 """The data recipes of issue 18: presets, the reference-faithful textures and depth blur, colour
 sources, the parametric patch law, and the bit-for-bit ``pnpleaves-0.1`` preset."""
 
+import dataclasses
 import hashlib
+import json
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
 import pnpleaves as pl
-from pnpleaves.generators import DL_PRESETS, PRESETS, colors, make_config
+from pnpleaves.generators import DL_PRESETS, PRESETS, colors, config_from_dict, config_to_dict, make_config
 from pnpleaves.generators.depth import blur, gaussian_half_width
 from pnpleaves.generators.textures import field_side, micro_fields
 
@@ -91,6 +93,82 @@ def test_synthetic_colour_law_never_reads_a_photograph(monkeypatch):
     assert cfg.color == "synthetic"
     with pytest.raises(AssertionError, match="photograph was read"):
         pl.vibrant_leaves(32, seed=0, r_min=4, r_max=40)
+
+
+def _forbid_photographs(monkeypatch):
+    def no_photo(*args, **kwargs):
+        raise AssertionError("a photograph was read")
+
+    for name in ("_load_photo", "natural_photos", "natural_histograms", "source_paths"):
+        monkeypatch.setattr(colors, name, no_photo)
+
+
+def test_parametric_laws_count_their_numbers():
+    """What "synthetic" means: 106 numbers (90 free) fitted on photographs; "handcrafted": 8 set by hand."""
+    assert colors.SYNTHETIC_COLOR_MODEL.size + colors.SYNTHETIC_PATCH_MODEL.size == 106
+    assert np.isclose(colors.SYNTHETIC_COLOR_MODEL[:, 0].sum(), 1.0, atol=1e-4)  # the weights: one is not free
+    cov = colors.SYNTHETIC_PATCH_MODEL[1:]
+    assert np.allclose(cov, cov.T)  # 21 of its 36 entries are free
+    assert (colors.SYNTHETIC_COLOR_MODEL.size - 1) + (6 + 21) == 90
+    law = colors.HANDCRAFTED_LAW
+    assert law.n_parameters == 8 and all(isinstance(v, float) for v in dataclasses.astuple(law))
+
+
+def test_handcrafted_colour_law_is_seeded_and_in_range(monkeypatch):
+    _forbid_photographs(monkeypatch)
+    a = colors.ColorLaw("handcrafted", np.random.default_rng(4)).sample(5000)
+    b = colors.ColorLaw("handcrafted", np.random.default_rng(4)).sample(5000)
+    c = colors.ColorLaw("handcrafted", np.random.default_rng(5)).sample(5000)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a.shape == (5000, 3) and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+    lab = colors.HANDCRAFTED_LAW.sample_lab(np.random.default_rng(0), 40_000)
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    assert abs(lab[:, 0].mean() - 100 * 2 / 4.5) < 0.5 and abs(chroma.mean() - 20) < 0.5
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % 360
+    assert 0.55 < np.mean(np.abs(hue - 60) < 60) < 0.75  # the warm lobe (~0.5 x 0.91) plus a third of the rest
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        mean, chol = colors.ColorLaw("handcrafted", rng).patch(rng)
+        cov = chol @ chol.T
+        assert np.all(np.linalg.eigvalsh(cov) > 0) and 0 <= mean[0] <= 100
+        assert np.isclose(cov[1, 1], cov[2, 2]) and np.isclose(cov[1, 1], 0.25 * cov[0, 0], rtol=1e-3)
+
+
+def test_handcrafted_colour_law_never_reads_a_photograph(monkeypatch):
+    _forbid_photographs(monkeypatch)
+    a = pl.vibrant_leaves(64, seed=3, preset="vl-r2-handcrafted")
+    assert np.array_equal(a, pl.vibrant_leaves(64, seed=3, preset="vl-r2-handcrafted"))
+    assert a.std() > 0.02 and a.min() >= 0 and a.max() <= 1
+    for kind in ("micro", "mix"):  # micro-textures take their local statistics from the hand-set patch law
+        opts = dict(texture_weights={"micro": (0, 1, 0), "mix": (0, 0, 1)}[kind], flat_below=0.0, depth=False)
+        assert pl.vibrant_leaves(48, seed=1, config=make_config("vl", "vl-r2-handcrafted", **opts)).std() > 0.01
+    assert pl.vibrant_leaves(48, seed=1, preset="vl-r2-handcrafted", micro_model="two-color").std() > 0.01
+    assert pl.dead_leaves(48, seed=0, color="handcrafted", r_min=2, r_max=60).std() > 0.01
+    with pytest.raises(AssertionError, match="photograph was read"):
+        pl.vibrant_leaves(32, seed=0, r_min=4, r_max=40)
+
+
+def test_handcrafted_preset_round_trips_and_differs_from_vl_r2_by_its_colours_only():
+    cfg = make_config("vl", "vl-r2-handcrafted")
+    assert cfg.color == "handcrafted"
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+    assert cfg == dataclasses.replace(make_config("vl", "vl-r2-synthetic"), color="handcrafted")
+    differ = {k for k, v in config_to_dict(cfg).items() if config_to_dict(make_config("vl", "vl-r2"))[k] != v}
+    assert differ == {"color"}
+
+
+def test_handcrafted_cli_dataset_round_trip(tmp_path):
+    from pnpleaves.cli import main
+
+    out = tmp_path / "hc"
+    assert main(["generate", "--model", "vl", "--preset", "vl-r2-handcrafted", "--n", "2", "--size", "32",
+                 "--out", str(out), "--seed", "7"]) == 0
+    first = json.loads((out / "manifest.jsonl").read_text().splitlines()[0])
+    assert first["config"]["color"] == "handcrafted"
+    assert config_from_dict(first["config"]) == make_config("vl", "vl-r2-handcrafted")
+    assert main(["generate", "--model", "dl", "--color", "handcrafted", "--n", "1", "--size", "32",
+                 "--out", str(tmp_path / "dl")]) == 0
 
 
 def test_synthetic_patch_law_gives_valid_covariances():

@@ -7,6 +7,7 @@ import json
 import logging
 
 from pnpleaves.errors import InputError
+from pnpleaves.generators.colors import COLOR_LAWS
 from pnpleaves.generators.config import DL_PRESETS, PRESETS, make_config
 from pnpleaves.generators.writer import write_dataset
 
@@ -23,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None,
                         help=f"recipe preset: VibrantLeaves {', '.join(sorted(PRESETS))}; "
                              f"Dead Leaves {', '.join(sorted(DL_PRESETS))} (default: the model's default recipe)")
-    parser.add_argument("--color", choices=("natural", "uniform", "synthetic"), default=None, help="colour law")
+    parser.add_argument("--color", choices=COLOR_LAWS, default=None,
+                        help="colour law (synthetic: fitted once on photographs; handcrafted: set by hand)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=JSON",
                         help='any config field, e.g. --option r_min=20 --option "blur=\\"lens\\""')
 

@@ -1,17 +1,25 @@
-"""Colour laws for the leaves: ``uniform``, ``natural`` and ``synthetic``, and fast CIELAB conversions.
+"""Colour laws for the leaves: ``uniform``, ``natural``, ``synthetic`` and ``handcrafted``, and fast
+CIELAB conversions.
 
 - ``uniform``: i.i.d. uniform in the RGB cube (saturated, rainbow-like).
 - ``natural``: colours drawn from the colour histogram of natural photographs. The default source is
   the 8 colour photographs that ship inside scikit-image (no network). Each image draws
   ``photos_per_image`` of them (1: one coherent palette, as the reference generator does) and each
   colour comes from one of those.
-- ``synthetic``: a parametric law that needs no photograph at generation time: a Gaussian mixture on
-  the chromaticity plane (a*, b*) of CIELAB and, given the mixture component, a Gamma law of the
-  lightness L*/100. Its parameters (:data:`SYNTHETIC_COLOR_MODEL`) were fitted once by
-  :func:`fit_synthetic_color_model` on scikit-image photographs. Micro-textures take the colour
-  mean and covariance of a local patch: from the photographs for the natural law, from a
-  parametric patch law (:data:`SYNTHETIC_PATCH_MODEL`) for the synthetic one.
+- ``synthetic``: a parametric law that reads no photograph at generation time, but whose 106 numbers
+  (90 free parameters) were fitted once on 8 scikit-image photographs: a Gaussian mixture on the
+  chromaticity plane (a*, b*) of CIELAB and, given the mixture component, a Gamma law of the
+  lightness L*/100 (:data:`SYNTHETIC_COLOR_MODEL`, 8 x 8 numbers, 63 free, fitted by
+  :func:`fit_synthetic_color_model` on the 5 photographs of :data:`CLASSIC_PHOTOS`); micro-textures
+  take the colour covariance of a local patch from a Gaussian law of patch features
+  (:data:`SYNTHETIC_PATCH_MODEL`, 7 x 6 numbers, 27 free, fitted by :func:`fit_patch_law` on the 8
+  photographs of :data:`SKIMAGE_PHOTOS`). The natural law's micro-textures take the colour mean
+  and covariance of a patch of the photographs themselves.
+- ``handcrafted``: a law of 8 numbers set by hand and fitted on no image
+  (:class:`HandcraftedColorLaw`): L*/100 ~ Beta, chroma ~ exponential, hue a warm lobe plus a
+  uniform part; micro-textures get an uncorrelated CIELAB covariance of hand-set size.
 
+``python research/fit_color_law.py`` refits both synthetic tables (it reproduces them exactly).
 All two-colour mixing in the generators is done in CIELAB (D65), as in Achddou et al.,
 "VibrantLeaves: a principled parametric image generator for training deep restoration models",
 arXiv:2504.10201 (2025).
@@ -19,7 +27,9 @@ arXiv:2504.10201 (2025).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +38,7 @@ from PIL import Image
 from .._checks import check_choice
 from ..io import list_images
 
-COLOR_LAWS = ("uniform", "natural", "synthetic")
+COLOR_LAWS = ("uniform", "natural", "synthetic", "handcrafted")
 
 #: The five scikit-image photographs of pnpleaves 0.1 (``color_source="skimage-classic"``).
 CLASSIC_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
@@ -148,9 +158,10 @@ def _sample_natural(rng: np.random.Generator, n: int, source: str | None, photo:
 # parametric (synthetic) colour law: GMM on (a*, b*) + Gamma law of L*/100 per component
 # --------------------------------------------------------------------------------------------
 #: Fitted by ``python research/fit_color_law.py`` (=
-#: ``fit_synthetic_color_model(source="skimage-classic")``, seed 0) on the five classic scikit-image
-#: photographs (8 components).
-#: Each row: weight, mean_a, mean_b, cov_aa, cov_ab, cov_bb, gamma_shape, gamma_scale (of L*/100).
+#: ``fit_synthetic_color_model(source="skimage-classic")``, seed 0, 200,000 pixels) on the five classic
+#: scikit-image photographs (astronaut, chelsea, coffee, rocket, motorcycle_left; 8 components).
+#: Each row: weight, mean_a, mean_b, cov_aa, cov_ab, cov_bb, gamma_shape, gamma_scale (of L*/100):
+#: 64 numbers, 63 free (the weights sum to 1).
 SYNTHETIC_COLOR_MODEL = np.array(
     [
         [0.21293, 9.95895, 11.49802, 29.82989, 42.86033, 117.12055, 3.94745, 0.11307],
@@ -271,16 +282,21 @@ class ColorLaw:
                 if len(sel):
                     out[sel] = _sample_natural(rng, len(sel), self.source, int(photo))
             return out
+        if self.name == "handcrafted":
+            return HANDCRAFTED_LAW.sample(rng, n)
         return _sample_synthetic(rng, n)
 
     def patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """CIELAB mean ``(3,)`` and lower Cholesky factor ``(3, 3)`` of the covariance of a local patch:
         a random ``patch_size``-square patch of one of the image's photographs (natural), of uniform
-        noise (uniform, as the reference does without photographs), or a draw of the parametric patch
-        law (synthetic: :data:`SYNTHETIC_PATCH_MODEL`, no photograph)."""
+        noise (uniform, as the reference does without photographs), a draw of the parametric patch
+        law (synthetic: :data:`SYNTHETIC_PATCH_MODEL`, fitted once on photographs, none read here) or
+        of the hand-set one (handcrafted: :class:`HandcraftedColorLaw`)."""
         p = self.patch_size
         if self.name == "synthetic":
             return _sample_synthetic_patch(rng)
+        if self.name == "handcrafted":
+            return HANDCRAFTED_LAW.patch(rng)
         if self.name == "uniform":
             pix = rng.random((((p + 1) // 2) ** 2, 3), dtype=np.float32)
         else:
@@ -304,10 +320,11 @@ def _chol(cov: np.ndarray) -> np.ndarray:
 # parametric law of local colour patches (for micro-textures of the synthetic law)
 # --------------------------------------------------------------------------------------------
 #: Gaussian law of the features of a 50x50 CIELAB patch: log std of L*, a*, b*, then the Fisher z
-#: of the correlations (L, a), (L, b), (a, b): mean vector (first row) and covariance (next six rows).
+#: of the correlations (L, a), (L, b), (a, b): mean vector (first row) and covariance (next six rows):
+#: 42 numbers, 27 free (the covariance is symmetric).
 #: Fitted by :func:`fit_patch_law` (seed 0, 4000 patches; ``python research/fit_color_law.py``) on the
-#: 8 scikit-image colour photographs. The
-#: patch mean is a colour of the synthetic law.
+#: 8 scikit-image colour photographs (:data:`SKIMAGE_PHOTOS`: the five above, ihc, retina,
+#: hubble_deep_field). The patch mean is a colour of the synthetic law.
 SYNTHETIC_PATCH_MODEL = np.array(
     [
         [1.94060, 1.04388, 1.48355, -0.31089, -0.12725, 0.46549],
@@ -360,3 +377,68 @@ def _sample_synthetic_patch(rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     corr /= np.outer(d, d)
     mean = rgb_to_lab(_sample_synthetic(rng, 1))[0].astype(np.float64)
     return mean, _chol(corr * np.outer(sd, sd))
+
+
+# --------------------------------------------------------------------------------------------
+# hand-set colour law: 8 numbers chosen by hand, fitted on no image
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HandcraftedColorLaw:
+    """The ``handcrafted`` colour law: 8 numbers set by hand (none fitted on any image).
+
+    A colour is drawn in CIELAB (D65): lightness ``L* = 100 B`` with ``B ~ Beta(lightness_a,
+    lightness_b)``; chroma ``C* ~ Exponential(mean chroma_mean)``; hue angle, with probability
+    ``warm_weight``, normal around ``warm_hue`` with std ``warm_spread`` (degrees), else uniform;
+    ``(a*, b*) = C* (cos h, sin h)``; out-of-gamut colours are clipped in linear RGB, as the other
+    laws are. A micro-texture's patch has a colour of this law as its mean and the uncorrelated
+    covariance ``diag(s², (r s)², (r s)²)``, ``s ~ Exponential(mean patch_lightness_std)``,
+    ``r = patch_chroma_ratio``. The values were set before any measurement and not tuned on one
+    (docs/training.md, "What 'synthetic' means").
+    """
+
+    #: Beta(2, 2.5): a single mode, L* mean 44 and std 21 (a little under the L* 50 of 18 % grey,
+    #: the photographers' average scene; shadows are common) with black and white both rare.
+    lightness_a: float = 2.0
+    lightness_b: float = 2.5
+    #: most surfaces are weakly coloured: half the colours under C* 14, one in 20 above C* 60.
+    chroma_mean: float = 20.0
+    #: warm hues (skin, wood, soil, dry leaves, brick) are over-represented in photographs of scenes
+    #: lit by the sun or by incandescent light: half of the hues come from a warm lobe...
+    warm_weight: float = 0.5
+    #: ... centred on orange (CIELAB hue angle 60 degrees; sRGB red is at 40, yellow at 103) ...
+    warm_hue: float = 60.0
+    #: ... about as wide as the orange-brown family (std 35 degrees); the other half is uniform.
+    warm_spread: float = 35.0
+    #: a 50x50 patch of a textured surface varies by a few L* units, rarely by more than 20-30.
+    patch_lightness_std: float = 8.0
+    #: texture is mostly a lightness pattern (shading, relief): chroma varies half as much.
+    patch_chroma_ratio: float = 0.5
+
+    @property
+    def n_parameters(self) -> int:
+        """The number of parameters of the law (8)."""
+        return len(dataclasses.fields(self))
+
+    def sample_lab(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` CIELAB colours ``(n, 3)`` (before gamut clipping)."""
+        light = 100.0 * rng.beta(self.lightness_a, self.lightness_b, n)
+        chroma = rng.exponential(self.chroma_mean, n)
+        warm = rng.random(n) < self.warm_weight
+        hue = np.where(warm, self.warm_hue + self.warm_spread * rng.standard_normal(n), 360.0 * rng.random(n))
+        h = np.deg2rad(hue)
+        return np.stack([light, chroma * np.cos(h), chroma * np.sin(h)], -1)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` sRGB colours ``(n, 3)`` float32 in [0, 1]."""
+        return lab_to_rgb(self.sample_lab(rng, n).astype(np.float32))
+
+    def patch(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """CIELAB mean ``(3,)`` and lower Cholesky factor ``(3, 3)`` of a micro-texture's patch."""
+        mean = rgb_to_lab(self.sample(rng, 1))[0].astype(np.float64)  # in gamut, as the other laws' means
+        s = rng.exponential(self.patch_lightness_std)
+        sd = np.array([s, self.patch_chroma_ratio * s, self.patch_chroma_ratio * s])
+        return mean, _chol(np.diag(sd * sd))
+
+
+#: The hand-set law used by ``color="handcrafted"``.
+HANDCRAFTED_LAW = HandcraftedColorLaw()

@@ -40,7 +40,8 @@ class DeadLeavesConfig:
     :param r_min: smallest radius (pixels). :param r_max: largest radius (pixels). The defaults
         (1, 2000) are the scale-invariant databases of Achddou, Gousseau & Ladjal (SSVM 2021), drawn at
         the output scale; pnpleaves 0.1 used (10, 500) (preset ``"pnpleaves-0.1"``).
-    :param color: colour law, one of ``uniform``, ``natural``, ``synthetic``.
+    :param color: colour law, one of ``uniform``, ``natural``, ``synthetic``, ``handcrafted``
+        (:mod:`pnpleaves.generators.colors`).
     :param color_source: folder of photographs for the ``natural`` law (``None``: scikit-image photos).
     :param grayscale: grey output (the three channels are equal).
     :param max_leaves: safety cap on the number of leaves drawn.
@@ -205,7 +206,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "vl-r2-dof": {"r_min": 2.0, "flat_below": 20.0, "photos_per_image": 3, "blur_scale": 10.0, "blur_truncate": 0.0},
     "vl-r5": {"r_min": 5.0, "flat_below": 10.0, "photos_per_image": 3},
     "vl-r10": {"r_min": 10.0, "flat_below": 20.0, "photos_per_image": 3},
+    #: colours from a law fitted once on 8 photographs (106 numbers), none read at generation time
     "vl-r2-synthetic": {"r_min": 2.0, "flat_below": 20.0, "color": "synthetic"},
+    #: colours from a law of 8 numbers set by hand, fitted on no image
+    "vl-r2-handcrafted": {"r_min": 2.0, "flat_below": 20.0, "color": "handcrafted"},
     #: closest to the reference generator's HEAD defaults (rachddou/DeadLeavesPlus): its scale, one
     #: photograph per image among the five classic ones, polygons in a 3r box, no anti-aliasing
     "vl-reference": {"r_min": 10.0, "flat_below": 20.0, "photos_per_image": 1, "color_source": "skimage-classic",

@@ -334,9 +334,9 @@ def vibrant_leaves(size: int | tuple[int, int], *, seed: int, preset: str | None
     :param size: ``S`` or ``(H, W)`` in pixels.
     :param seed: the image depends only on ``(config, seed)``.
     :param preset: one of :data:`pnpleaves.generators.PRESETS`: the data recipes (``"vl-r2"`` = the
-        defaults, ``"vl-r2-dof"``, ``"vl-r5"``, ``"vl-r10"``, ``"vl-r2-synthetic"``, ``"vl-reference"``,
-        ``"pnpleaves-0.1"``) and the paper's ablations (``"no-depth"``, ``"no-micro"``,
-        ``"no-periodic"``, ``"no-textures"``).
+        defaults, ``"vl-r2-dof"``, ``"vl-r5"``, ``"vl-r10"``, ``"vl-r2-synthetic"``,
+        ``"vl-r2-handcrafted"``, ``"vl-reference"``, ``"pnpleaves-0.1"``) and the paper's ablations
+        (``"no-depth"``, ``"no-micro"``, ``"no-periodic"``, ``"no-textures"``).
     :param config: a :class:`VibrantLeavesConfig`; or give its fields as keyword options.
     :param return_info: also return a dict: leaves per plane, blur amounts, texture counts,
         the background label map.
