@@ -116,3 +116,13 @@ def test_relative_paths_are_found_under_the_config_folder_and_the_data_folder(tm
     with pytest.raises(FileNotFoundError, match='dev.folder = ""'):
         cfg.override(**{"dev.folder": str(tmp_path / "nowhere")}).dev_folder()
     assert cfg.override(**{"dev.sigmas": []}).dev_folder() is None
+
+
+def test_handcrafted_config_is_the_synthetic_one_with_the_hand_set_colour_law():
+    """vl-drunet-handcrafted measures the cost of fitting nothing: only the colour law (and names) differ."""
+    syn, hc = (load_config(CONFIGS / f"{n}.toml").to_dict() for n in ("vl-drunet-synthetic", "vl-drunet-handcrafted"))
+    for section in ("model", "noise", "optim", "train", "dev"):
+        assert syn[section] == hc[section], section
+    assert {k for k in syn["data"] if syn["data"][k] != hc["data"][k]} == {"cache_dir", "options"}
+    assert {**syn["data"]["options"], "color": "handcrafted"} == hc["data"]["options"]
+    assert hc["name"] == "vl-drunet-handcrafted" and hc["output_dir"] == "runs/vl-drunet-handcrafted"
