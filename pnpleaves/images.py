@@ -1,13 +1,16 @@
-"""Images as arrays and tensors: conversion, layout bookkeeping, validation, dihedral transforms.
+r"""Images as arrays and tensors: conversion, layout bookkeeping, validation, dihedral transforms.
 
 The library's one place that turns NumPy ``(H, W[, C])`` arrays into torch ``(B, C, H, W)`` tensors and
 back. Input normalisation for the restoration and sampling functions:
 
 Every ``pnp_*`` function accepts NumPy ``(H, W)`` / ``(H, W, C)`` arrays (uint8, uint16, bool, or
 float in [0, 1]) and torch ``(C, H, W)`` / ``(B, C, H, W)`` tensors, and returns the same kind and
-layout as float in [0, 1]. Float values within about [-0.5, 1.5] (noisy data) are used as they are;
-a float image with values beyond (0-255 or 0-65535 data) is refused with an InputError. Internally everything is a float32 ``(B, C, H, W)`` tensor. Inputs are
-never modified in place: the conversion always copies.
+layout as float in [0, 1]. Noisy float values are used as they are (clipping them would bias the
+data term): within [-0.5, 1.5] always, and within :math:`[-k\sigma, 1 + k\sigma]` (:data:`NOISE_RANGE_K`)
+once the noise level :math:`\sigma` is known (:func:`check_noisy_range`), so photographs with noise of
+std 50/255 or 75/255 pass. A float image reaching beyond :data:`SCALE_LIMIT` is on another scale (0-255
+or 0-65535 data) and is refused with an InputError that names the scale. Internally everything is a
+float32 ``(B, C, H, W)`` tensor. Inputs are never modified in place: the conversion always copies.
 """
 
 from __future__ import annotations
@@ -26,11 +29,18 @@ from pnpleaves.io import list_images, read_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Layout", "check_device", "check_output", "dihedral", "kernel_to_tensor", "load_testset", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
+__all__ = ["NOISE_RANGE_K", "SCALE_LIMIT", "Layout", "check_device", "check_noisy_range", "check_output", "dihedral", "kernel_to_tensor", "load_testset", "mask_to_tensor", "to_bchw", "to_numpy", "to_tensor"]
 
-#: float values within [-SCALE_TOLERANCE, 1 + SCALE_TOLERANCE] are accepted as they are (noisy data on the
-#: [0, 1] scale); values beyond are refused as another scale (0-255, 0-65535)
+#: float values within [-SCALE_TOLERANCE, 1 + SCALE_TOLERANCE] are accepted as they are whatever the noise
+#: level (noisy data on the [0, 1] scale)
 SCALE_TOLERANCE = 0.5
+#: with noise of std sigma, values within [-k sigma, 1 + k sigma] are accepted (Gaussian noise exceeds
+#: 6 sigma with probability 2e-9 per pixel: once in 500 twelve-megapixel colour photographs)
+NOISE_RANGE_K = 6.0
+#: a float image with values above this (or below 1 - SCALE_LIMIT) is on another scale whatever its noise:
+#: 1 + 6 sigma reaches it only for sigma > 1.17, beyond any noise level the library accepts (sigma <= 1),
+#: while 0-255 data of anything but a nearly black image exceed it
+SCALE_LIMIT = 8.0
 #: a kernel whose sum differs from 1 by more than this is normalised *with* a warning
 KERNEL_SUM_TOLERANCE = 1e-3
 #: a kernel with a side longer than this draws a warning (it is more likely a photograph than a blur)
@@ -60,12 +70,18 @@ class Layout:
         return np.ascontiguousarray(arr)
 
 
-def _float_range_check(t: torch.Tensor, name: str) -> torch.Tensor:
-    """Reject NaN/Inf and values on another scale; keep values within :data:`SCALE_TOLERANCE` as they are.
+def _other_scale(hi: float) -> str:
+    return "0-65535 (16-bit)" if hi > 255.5 else "0-255 (8-bit)"
 
-    A noisy observation of an image in [0, 1] goes slightly below 0 and above 1: clipping it would bias
-    the Gaussian data term, so such values are used as they are (the *output* is clipped to [0, 1]).
-    Values far outside (a float image on the 0-255 or 0-65535 scale) raise an InputError.
+
+def _float_range_check(t: torch.Tensor, name: str, tolerance: float | None = SCALE_TOLERANCE) -> torch.Tensor:
+    """Reject NaN/Inf and values on another scale; keep values within ``tolerance`` of [0, 1] as they are.
+
+    A noisy observation of an image in [0, 1] goes below 0 and above 1: clipping it would bias the
+    Gaussian data term, so such values are used as they are (the *output* is clipped to [0, 1]).
+    Values beyond :data:`SCALE_LIMIT` (a float image on the 0-255 or 0-65535 scale) always raise an
+    InputError; ``tolerance=None`` checks only that (the caller then checks the range against the noise
+    level with :func:`check_noisy_range`).
     """
     if not torch.isfinite(t).all():
         n_bad = int((~torch.isfinite(t)).sum())
@@ -74,20 +90,48 @@ def _float_range_check(t: torch.Tensor, name: str) -> torch.Tensor:
             "Replace them (e.g. numpy.nan_to_num) or mark those pixels missing and use pnp_inpaint."
         )
     lo, hi = float(t.min()), float(t.max())
-    if hi > 1.0 + SCALE_TOLERANCE:
-        scale = "0-65535 (16-bit)" if hi > 255.5 else "0-255 (8-bit)"
+    if hi > SCALE_LIMIT or (tolerance is not None and hi > 1.0 + tolerance):
         raise InputError(
             f"{name} is a float image expected on the [0, 1] scale (noisy values within "
-            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted); got values up to {hi:.4g}, which looks like "
-            f"{scale} data. Divide it by 255 (8-bit) or 65535 (16-bit) first, or pass the integer array itself."
+            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted, more with more noise); got values up to "
+            f"{hi:.4g}, which looks like {_other_scale(hi)} data. Divide it by 255 (8-bit) or 65535 (16-bit) "
+            "first, or pass the integer array itself."
         )
-    if lo < -SCALE_TOLERANCE:
+    if lo < 1.0 - SCALE_LIMIT or (tolerance is not None and lo < -tolerance):
         raise InputError(
             f"{name} is a float image expected on the [0, 1] scale (noisy values within "
-            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted); got values down to {lo:.4g}. "
-            "Rescale it to [0, 1] first (e.g. (img + 1) / 2 for data on [-1, 1])."
+            f"[{-SCALE_TOLERANCE}, {1 + SCALE_TOLERANCE}] are accepted, more with more noise); got values down "
+            f"to {lo:.4g}. Rescale it to [0, 1] first (e.g. (img + 1) / 2 for data on [-1, 1])."
         )
     return t
+
+
+def check_noisy_range(x: torch.Tensor, sigmas: Any, name: str = "img") -> torch.Tensor:
+    r"""Check that each image of ``x`` (``(B, C, H, W)``) lies where noise of std ``sigmas[b]`` puts an
+    image in [0, 1]: within :math:`[-t, 1 + t]` with :math:`t = \max(0.5, k\sigma)`,
+    :math:`k` = :data:`NOISE_RANGE_K`. Returns ``x``; raises an InputError naming the likely scale.
+
+    >>> import torch
+    >>> x = torch.zeros(1, 1, 4, 4); x[..., 0, 0] = 2.4                # a noisy pixel, sigma 75/255
+    >>> check_noisy_range(x, [75 / 255]).shape
+    torch.Size([1, 1, 4, 4])
+    """
+    sig = [float(s) for s in (sigmas if isinstance(sigmas, (list, tuple)) else [sigmas] * x.shape[0])]
+    for b in range(x.shape[0]):
+        tol = max(SCALE_TOLERANCE, NOISE_RANGE_K * sig[b])
+        lo, hi = float(x[b].min()), float(x[b].max())
+        if lo >= -tol and hi <= 1.0 + tol:
+            continue
+        which = f"image {b} of {name}" if x.shape[0] > 1 else name
+        found = f"up to {hi:.4g}" if hi > 1.0 + tol else f"down to {lo:.4g}"
+        hint = ("is sigma right (the noise std on the [0, 1] scale; None estimates it)? A float image on another "
+                "scale must be brought to [0, 1] first (divide 0-255 data by 255)")
+        raise InputError(
+            f"{which} holds values {found}, outside [{-tol:.3g}, {1 + tol:.3g}], the range an image in [0, 1] with "
+            f"noise of std {sig[b]:.4g} ({sig[b] * 255:.1f}/255) reaches ({NOISE_RANGE_K:g} sigma, at least "
+            f"{SCALE_TOLERANCE}); {hint}."
+        )
+    return x
 
 
 def _numpy_to_float(arr: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
@@ -106,8 +150,12 @@ def _numpy_to_float(arr: np.ndarray, name: str) -> tuple[np.ndarray, Any]:
     )
 
 
-def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
+def to_bchw(img: Any, name: str = "img", *, tolerance: float | None = SCALE_TOLERANCE) -> tuple[torch.Tensor, Layout]:
     """Copy an image into a float32 ``(B, C, H, W)`` tensor in [0, 1] and remember its layout.
+
+    Float values within ``tolerance`` of [0, 1] are used as they are; ``tolerance=None`` refuses only
+    values on another scale (beyond :data:`SCALE_LIMIT`), for callers that then check the range
+    against the noise level (:func:`check_noisy_range`).
 
     :raises TypeError: for an unsupported type or dtype.
     :raises ValueError: for a bad shape or NaN/Inf values.
@@ -173,7 +221,7 @@ def to_bchw(img: Any, name: str = "img") -> tuple[torch.Tensor, Layout]:
         )
     if min(t.shape[-2:]) < 2:
         raise InputError(f"{name} must be at least 2x2 pixels; got {tuple(t.shape[-2:])}.")
-    t = _float_range_check(t, name)
+    t = _float_range_check(t, name, tolerance)
     return t.float(), layout
 
 

@@ -27,3 +27,18 @@ def device():
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine_cache(tmp_path_factory):
+    """Exported networks (pnpleaves.priors.engine) go to a temporary folder, never the user's cache,
+    unless PNPLEAVES_CACHE_DIR is set."""
+    if os.environ.get("PNPLEAVES_CACHE_DIR"):
+        yield os.environ["PNPLEAVES_CACHE_DIR"]
+        return
+    folder = tmp_path_factory.mktemp("engine-cache")
+    os.environ["PNPLEAVES_CACHE_DIR"] = str(folder)
+    try:
+        yield str(folder)
+    finally:
+        os.environ.pop("PNPLEAVES_CACHE_DIR", None)

@@ -32,7 +32,8 @@ ALLOWED = {
     "cli": {"base", "models", "priors", "generators", "restoration", "sampling", "analysis", "training", "cli"},
 }
 #: optional or heavy third-party modules that may be imported inside a function
-LAZY_OK = {"bm3d", "matplotlib", "h5py", "imageio", "skimage", "scipy", "tqdm", "torch.distributed"}
+LAZY_OK = {"bm3d", "matplotlib", "h5py", "imageio", "skimage", "scipy", "tqdm", "torch.distributed",
+           "openvino", "onnxruntime"}  # the inference engines: optional extras
 
 
 def _modules() -> dict[str, Path]:

@@ -62,13 +62,14 @@ def best_prior() -> tuple[str | None, str]:
 
 
 def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None, size: int | None = None,
-             seed: int = 0, overwrite: bool = True) -> dict[str, Any]:
+             seed: int = 0, overwrite: bool = True, backend: str = "auto") -> dict[str, Any]:
     """Blur + noise a photograph, restore it, and save a comparison figure.
 
     :param out_dir: folder for ``demo_deblur.png`` (created if needed).
     :param prior: a prior to use instead of the automatic choice (name, path or Denoiser).
     :param size: crop the photograph to ``size x size`` (centre) for a faster run; None keeps 512.
     :param seed: seed of the noise.
+    :param backend: what runs the prior (:func:`pnpleaves.pnp_deblur`'s ``backend``).
     :returns: dict with ``path``, ``prior``, ``psnr`` (per image) , ``sigma_estimated`` and ``seconds``.
     """
     import matplotlib  # optional heavy dependency: imported when a figure is drawn
@@ -98,7 +99,7 @@ def run_demo(out_dir: str | os.PathLike = "pnpleaves_demo", *, prior: Any = None
               (f"Wiener\n{results['psnr']['wiener']:.2f} dB", wiener)]
     if name is not None:
         t0 = time.perf_counter()
-        restored = pnp_deblur(observed, k, prior=name)  # the user's first line: noise level estimated
+        restored = pnp_deblur(observed, k, prior=name, backend=backend)  # the user's first line: sigma estimated
         results["seconds"]["pnp"] = time.perf_counter() - t0
         results["psnr"]["pnp"] = psnr(restored, sharp)
         label = name if isinstance(name, str) else type(name).__name__
@@ -131,12 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prior", default=None, help="prior to use (default: vl-drunet, else the best registered)")
     parser.add_argument("--size", type=int, default=None, help="centre crop side for a faster run (default: 512)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR/demo_deblur.png if it exists")
+    parser.add_argument("--backend", choices=("auto", "torch", "openvino", "onnxruntime"), default="auto",
+                        help="what runs the prior: auto (OpenVINO, else ONNX Runtime, else PyTorch; default), or one")
 
 
 def run(args: argparse.Namespace) -> int:
     check_output_path(Path(args.out_dir) / "demo_deblur.png", overwrite=args.overwrite, what="the figure",
                       overwrite_hint="--overwrite")  # before any work
-    res = run_demo(args.out_dir, prior=args.prior, size=args.size, overwrite=args.overwrite)
+    res = run_demo(args.out_dir, prior=args.prior, size=args.size, overwrite=args.overwrite, backend=args.backend)
     print(res["why"])
     p = res["psnr"]
     line = f"PSNR: blurred {p['blurred']:.2f} dB, Wiener {p['wiener']:.2f} dB"

@@ -1,6 +1,7 @@
 """CLI sub-commands ``deblur``, ``super-resolve``, ``inpaint`` and ``denoise``.
 
-``pnpleaves deblur IMG --kernel K --out OUT`` and friends: read an image (PNG/JPEG/TIFF, 8 or 16 bit),
+``pnpleaves deblur IMG --kernel K --out OUT`` and friends: read an image (PNG/JPEG/TIFF, 8 or 16 bit, or a
+float TIFF, whose noisy values may lie outside [0, 1]),
 restore it with :mod:`pnpleaves.restoration`, write the result (8 or 16 bit; by default the input's
 depth). ``--sigma`` is on the 0-255 scale here (the library uses [0, 1]). Kernels come from ``.npy``,
 ``.mat`` (MATLAB v5, or v7.3 when h5py is installed) or an image file; masks from an image file
@@ -38,7 +39,7 @@ def _which(parser: argparse.ArgumentParser) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of the sub-command ``parser.prog`` ends with."""
     cmd = _which(parser)
-    parser.add_argument("image", help="input image (PNG, JPEG or TIFF; 8 or 16 bit, grey or RGB)")
+    parser.add_argument("image", help="input image (PNG, JPEG or TIFF; 8 or 16 bit, or float TIFF with noisy values as they are; grey or RGB)")
     parser.add_argument("--out", "-o", required=True,
                         help=f"output image file (.png, .tif, .jpg, .bmp; the extension picks the format): {FORMATS_HELP}")
     if cmd == "deblur":
@@ -76,6 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help="flips/quarter turns of the image: 'cycle' one per iteration (default, free), "
                                  "'x8' all eight averaged at every step (8x slower), 'none'")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--backend", choices=("auto", "torch", "openvino", "onnxruntime"), default="auto",
+                        help="what runs the prior: auto (OpenVINO, else ONNX Runtime, else PyTorch; default), or one")
+    parser.add_argument("--precision", choices=("auto", "f32", "bf16"), default="auto",
+                        help="auto (default: bf16 only where the CPU has it natively and it measures within 55 dB "
+                             "of fp32, else f32), f32 or bf16")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=None,
                         help="output bit depth for PNG/TIFF (default: the input's, 16-bit colour PNGs included); "
                              "JPEG and BMP are always 8 bit")
@@ -202,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
     if sigma is not None and not 0 <= sigma <= 1:
         raise InputError(f"--sigma is on the 0-255 scale and must be in [0, 255]; got {args.sigma}.")
     progress = not args.no_progress
-    common = dict(prior=args.prior, sigma=sigma, device=args.device)
+    common = dict(prior=args.prior, sigma=sigma, device=args.device, backend=args.backend, precision=args.precision)
     method = {} if getattr(args, "method", None) is None else {"method": args.method}  # None: the API default
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,10 +1,18 @@
 r"""One call per problem: :func:`pnp_deblur`, :func:`pnp_super_resolve`, :func:`pnp_inpaint`, :func:`pnp_denoise`.
 
 Each takes an image as NumPy ``(H, W)`` / ``(H, W, C)`` (uint8, uint16, or float in [0, 1]) or torch
-``(C, H, W)`` / ``(B, C, H, W)``, and returns the same kind and layout as float in [0, 1]. The prior
-(keyword-only) is a registered name (see :func:`pnpleaves.list_priors`), a path to a weights file, or
-any deepinv :class:`~deepinv.models.Denoiser`. ``sigma`` is the noise std on the [0, 1] scale; ``None``
-estimates it (:func:`~pnpleaves.restoration.noise_level.estimate_sigma`).
+``(C, H, W)`` / ``(B, C, H, W)``, and returns the same kind and layout as float in [0, 1]. Noisy float
+values outside [0, 1] are used as they are, as far as the noise level explains them
+(:func:`~pnpleaves.images.check_noisy_range`). The prior (keyword-only) is a registered name (see
+:func:`pnpleaves.list_priors`), a path to a weights file, or any deepinv :class:`~deepinv.models.Denoiser`.
+``sigma`` is the noise std on the [0, 1] scale; ``None`` estimates it
+(:func:`~pnpleaves.restoration.noise_level.estimate_sigma`).
+
+A named prior is loaded once per process and run by ``backend="auto"`` (OpenVINO when installed, else
+ONNX Runtime, else PyTorch with ``channels_last`` and inference mode) at ``precision="auto"`` (bf16
+only where the CPU has it natively and it measures within 55 dB of fp32): see
+:mod:`pnpleaves.priors.engine`. ``backend="torch"`` runs PyTorch; a Denoiser module is used as it is
+unless an engine is named.
 
 Every call runs the same steps, per image of the batch:
 
@@ -34,7 +42,7 @@ import torch
 
 from pnpleaves._checks import check_choice, check_number, check_pixels
 from pnpleaves.errors import InputError, InputTypeError
-from pnpleaves.images import check_output, kernel_to_tensor, mask_to_tensor, to_bchw
+from pnpleaves.images import check_noisy_range, check_output, kernel_to_tensor, mask_to_tensor, to_bchw
 from pnpleaves.models.wrappers import DihedralCycle, adapt_denoiser
 from pnpleaves.priors import resolve_prior
 
@@ -180,9 +188,10 @@ class _PnP:
 
     @classmethod
     def prepare(cls, kind: str, prior: Any, channels: int, *, method: str, schedule: ScheduleParams | dict | None,
-                n_iter: int | None, ensemble: str, device: str | torch.device | None, progress: bool) -> _PnP:
+                n_iter: int | None, ensemble: str, device: str | torch.device | None, progress: bool,
+                backend: str = "auto", precision: str = "auto") -> _PnP:
         params = _schedule_params(kind, method, schedule)
-        den, srange = resolve_prior(prior, device)
+        den, srange = resolve_prior(prior, device, backend=backend, precision=precision, shared=True)
         return cls(kind, adapt_denoiser(den, channels), srange, _device_of(den, device), method, params, n_iter,
                    ensemble, progress)
 
@@ -215,6 +224,8 @@ def pnp_deblur(
     ensemble: str = "cycle",
     device: str | torch.device | None = None,
     progress: bool = False,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> np.ndarray | torch.Tensor:
     r"""Non-blind deblurring of :math:`y = k * x + n` with a denoiser prior.
 
@@ -239,6 +250,10 @@ def pnp_deblur(
         :class:`~pnpleaves.models.wrappers.DihedralCycle`.
     :param device: where to run (default: the prior's device).
     :param progress: show a progress bar over the iterations.
+    :param backend: what runs a named prior: ``"auto"`` (OpenVINO, else ONNX Runtime, else PyTorch),
+        ``"torch"``, ``"openvino"`` or ``"onnxruntime"`` (:mod:`pnpleaves.priors.engine`).
+    :param precision: ``"auto"`` (f32, or bf16 where the CPU has it natively and the prior measures
+        within 55 dB of fp32), ``"f32"`` or ``"bf16"``.
     :returns: the restored image, same kind and layout as ``img``, float in [0, 1].
 
     Example::
@@ -246,7 +261,7 @@ def pnp_deblur(
         >>> import numpy as np, pnpleaves as pl
         >>> x = pl.pnp_deblur(blurred, np.ones((5, 5)) / 25, prior="vl-drunet", sigma=2.55 / 255)  # doctest: +SKIP
     """
-    x, layout = to_bchw(img, "img")
+    x, layout = to_bchw(img, "img", tolerance=None)
     k = kernel_to_tensor(kernel, tuple(x.shape[-2:]))
     sigma = _check_sigma(sigma)
     _check_method(method)
@@ -254,8 +269,10 @@ def pnp_deblur(
     check_choice(boundary, "boundary", ("unknown", "circular"),
                  hint="'unknown' suits photographs; 'circular' a blur computed with wrap-around.")
     pnp = _PnP.prepare("deblur", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
-                       ensemble=ensemble, device=device, progress=progress)
+                       ensemble=ensemble, device=device, progress=progress,
+                       backend=backend, precision=precision)
     sigmas = _sigmas(x, sigma)
+    check_noisy_range(x, sigmas)
     k = k.to(pnp.device)
     out = []
     with _eval_mode(pnp.denoiser):
@@ -279,6 +296,8 @@ def pnp_super_resolve(
     ensemble: str = "cycle",
     device: str | torch.device | None = None,
     progress: bool = False,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> np.ndarray | torch.Tensor:
     r"""Super-resolution of :math:`y = (k * x)\downarrow_s + n` by an integer factor ``scale`` >= 2.
 
@@ -288,14 +307,15 @@ def pnp_super_resolve(
     :param boundary: ``"unknown"`` (photographs: the low-res image is extended periodically and the
         result cropped) or ``"circular"`` (the high-res image was blurred circularly, as in DPIR's
         protocol: solved on the image's own grid; 0.7 dB better there on the x2 anchor, butterfly).
-    :param prior, sigma, method, n_iter, schedule, ensemble, device, progress: as in :func:`pnp_deblur`.
+    :param prior, sigma, method, n_iter, schedule, ensemble, device, progress, backend, precision: as in
+        :func:`pnp_deblur`.
     :returns: the ``scale`` times larger image, same kind and layout as ``img``.
     """
     if isinstance(scale, bool):
         raise InputTypeError("scale must be an integer >= 2; got a bool.")
     s = int(check_number(scale, "scale", low=2, integer=True,
                          hint="Only integer factors are supported, e.g. scale=2 or 4."))
-    x, layout = to_bchw(img, "img")
+    x, layout = to_bchw(img, "img", tolerance=None)
     check_pixels(x.shape[-2] * s, x.shape[-1] * s, f"scale={s}")
     k = sr_kernel(kernel, s, (x.shape[-2] * s, x.shape[-1] * s))
     sigma = _check_sigma(sigma)
@@ -304,8 +324,10 @@ def pnp_super_resolve(
     check_choice(boundary, "boundary", ("unknown", "circular"),
                  hint="'unknown' suits photographs; 'circular' a blur computed with wrap-around.")
     pnp = _PnP.prepare("sr", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
-                       ensemble=ensemble, device=device, progress=progress)
+                       ensemble=ensemble, device=device, progress=progress,
+                       backend=backend, precision=precision)
     sigmas = _sigmas(x, sigma)
+    check_noisy_range(x, sigmas)
     k = k.to(pnp.device)
     out = []
     with _eval_mode(pnp.denoiser):
@@ -327,6 +349,8 @@ def pnp_inpaint(
     ensemble: str = "cycle",
     device: str | torch.device | None = None,
     progress: bool = False,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> np.ndarray | torch.Tensor:
     r"""Inpainting of :math:`y = m \odot x + n`; ``mask`` is 1 where a pixel is observed.
 
@@ -335,17 +359,19 @@ def pnp_inpaint(
     :param method: ``"admm"`` (the default here: it measures better than HQS for inpainting,
         ``docs/restoration.md``) or ``"hqs"``. The iteration starts from the linear (Delaunay)
         interpolation of the observed pixels.
-    :param prior, sigma, n_iter, schedule, ensemble, device, progress: as in :func:`pnp_deblur`
+    :param prior, sigma, n_iter, schedule, ensemble, device, progress, backend, precision: as in :func:`pnp_deblur`
         (``sigma=None`` estimates the noise on the observed pixels).
     """
-    x, layout = to_bchw(img, "img")
+    x, layout = to_bchw(img, "img", tolerance=None)
     m = mask_to_tensor(mask, x)
     sigma = _check_sigma(sigma)
     _check_method(method)
     _check_ensemble(ensemble)
     pnp = _PnP.prepare("inpaint", prior, x.shape[1], method=method, schedule=schedule, n_iter=n_iter,
-                       ensemble=ensemble, device=device, progress=progress)
+                       ensemble=ensemble, device=device, progress=progress,
+                       backend=backend, precision=precision)
     sigmas = _sigmas(x, sigma, m)
+    check_noisy_range(x * m, sigmas)  # values under missing pixels are ignored
     out = []
     with _eval_mode(pnp.denoiser):
         for b in range(x.shape[0]):
@@ -362,18 +388,26 @@ def pnp_denoise(
     sigma: float | None = None,
     prior: Any = DEFAULT_PRIOR,
     device: str | torch.device | None = None,
+    backend: str = "auto",
+    precision: str = "auto",
 ) -> np.ndarray | torch.Tensor:
-    """Denoise ``img`` (additive white Gaussian noise of std ``sigma`` on the [0, 1] scale; None estimates it).
+    r"""Denoise ``img`` (additive white Gaussian noise of std ``sigma`` on the [0, 1] scale; None estimates it).
 
     One pass of the denoiser on a mirror-padded copy (so any size works). ``sigma`` and ``prior`` are
     keyword-only (passing ``sigma`` by position still works, with a DeprecationWarning).
+
+    A noisy float image is used as it is, unclipped, within :math:`[-6\sigma, 1 + 6\sigma]` (at least
+    [-0.5, 1.5]; :func:`~pnpleaves.images.check_noisy_range`): a photograph with noise of std 75/255
+    reaches about [-1.3, 2.3]. Values beyond 8 are on another scale (0-255, 0-65535) and are refused.
+    ``backend`` and ``precision``: as in :func:`pnp_deblur`.
     """
-    x, layout = to_bchw(img, "img")
+    x, layout = to_bchw(img, "img", tolerance=None)
     sigma = _check_sigma(sigma)
-    den, _ = resolve_prior(prior, device)
+    den, _ = resolve_prior(prior, device, backend=backend, precision=precision, shared=True)
     dev = _device_of(den, device)
     den = adapt_denoiser(den, x.shape[1])
     sigmas = _sigmas(x, sigma)
+    check_noisy_range(x, sigmas)
     outs = []
     with torch.no_grad(), _eval_mode(den):
         for b in range(x.shape[0]):
