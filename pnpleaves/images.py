@@ -71,7 +71,8 @@ class Layout:
 
 
 def _other_scale(hi: float) -> str:
-    return "0-65535 (16-bit)" if hi > 255.5 else "0-255 (8-bit)"
+    # noisy 0-255 data reach about 255 + 5 x 75 = 630; 0-65535 data of any but a nearly black image pass 1024
+    return "0-65535 (16-bit)" if hi > 1024 else "0-255 (8-bit)"
 
 
 def _float_range_check(t: torch.Tensor, name: str, tolerance: float | None = SCALE_TOLERANCE) -> torch.Tensor:

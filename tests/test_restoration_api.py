@@ -338,3 +338,48 @@ def test_inpainting_defaults_to_admm_from_linear_interpolation(den, images):
     out = pnp_inpaint(rgb * mask[..., None], mask, prior=Identity(), sigma=0.0, method="hqs", n_iter=1)
     # (the padded band and co-circular grid points may flip a few Delaunay triangles)
     assert (np.abs(out - lin)[6:-6, 6:-6] < 1e-5).mean() > 0.9
+
+
+# --------------------------------------------------------------------------- the input range follows the noise
+
+
+def _noisy_photo(sigma, seed=0):
+    from pathlib import Path
+
+    from pnpleaves.io import read_image
+
+    clean = read_image(Path(__file__).with_name("data") / "images" / "kodim15_96.png").astype(np.float64)
+    return clean, clean + sigma * np.random.default_rng(seed).standard_normal(clean.shape)
+
+
+@pytest.mark.parametrize("sigma255", [50, 75])
+def test_heavy_noise_photographs_are_denoised_unclipped(sigma255):
+    """Issue 24 item 3: at sigma 50 and 75 / 255 a noisy photograph leaves [-0.5, 1.5]; it is denoised as it
+    is, with sigma given or estimated, and the result beats the noisy input."""
+    from pnpleaves.metrics import psnr
+
+    sigma = sigma255 / 255
+    clean, noisy = _noisy_photo(sigma)
+    assert noisy.min() < -0.5 or noisy.max() > 1.5  # the old rule refused these
+    for s in (sigma, None):
+        out = pnp_denoise(noisy, sigma=s)
+        assert out.shape == clean.shape and 0 <= out.min() and out.max() <= 1
+        assert psnr(out, clean) > psnr(np.clip(noisy, 0, 1), clean) + 5
+    t = torch.from_numpy(noisy).permute(2, 0, 1).float()
+    assert pnp_denoise(t, sigma=sigma).shape == t.shape
+    blurred_noisy = noisy  # the same rule holds in every pnp_* call
+    assert pnp_deblur(blurred_noisy, np.ones((3, 3)) / 9, sigma=sigma, n_iter=2).shape == clean.shape
+
+
+def test_other_scales_are_refused_with_their_name(images):
+    _, noisy = _noisy_photo(50 / 255)
+    with pytest.raises(ValueError, match=r"looks like 0-255 \(8-bit\) data. Divide it by 255"):
+        pnp_denoise(noisy * 255, sigma=50 / 255)
+    with pytest.raises(ValueError, match=r"looks like 0-255 \(8-bit\) data"):
+        pnp_denoise(np.clip(noisy, 0, 1) * 255, sigma=None)
+    with pytest.raises(ValueError, match=r"looks like 0-65535 \(16-bit\) data"):
+        pnp_denoise(np.clip(noisy, 0, 1) * 65535, sigma=None)
+    with pytest.raises(ValueError, match=r"outside \[-0.5, 1.5\].*is sigma right"):  # sigma far too small
+        pnp_denoise(noisy, sigma=2 / 255)
+    with pytest.raises(ValueError, match="down to"):
+        pnp_denoise(images["rgb"] * 2 - 1, sigma=0.01)  # data on [-1, 1]

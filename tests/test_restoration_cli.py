@@ -129,3 +129,25 @@ def test_help_says_sigma_is_on_the_255_scale(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _run(monkeypatch, "denoise", "--help")
     assert "0-255 scale" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("sigma255", [50, 75])
+def test_denoise_reads_a_noisy_float_tiff_unclipped(monkeypatch, tmp_path, capsys, sigma255):
+    """Issue 24 item 3: a float TIFF keeps noisy values outside [0, 1]; the command denoises them as they are."""
+    import tifffile
+    from pathlib import Path
+
+    from pnpleaves.io import read_image
+    from pnpleaves.metrics import psnr
+
+    clean = read_image(Path(__file__).with_name("data") / "images" / "kodim23_96.png")
+    noisy = (clean + sigma255 / 255 * np.random.default_rng(0).standard_normal(clean.shape)).astype(np.float32)
+    assert noisy.min() < -0.5 or noisy.max() > 1.5
+    tifffile.imwrite(tmp_path / "noisy.tif", noisy)
+    out = tmp_path / "out.png"
+    assert _run(monkeypatch, "denoise", str(tmp_path / "noisy.tif"), "--sigma", str(sigma255), "--out", str(out)) == 0
+    assert psnr(iio.imread(out) / 255.0, clean) > psnr(np.clip(noisy, 0, 1), clean) + 5
+    tifffile.imwrite(tmp_path / "scaled.tif", noisy * 255)
+    capsys.readouterr()
+    assert _run(monkeypatch, "denoise", str(tmp_path / "scaled.tif"), "--out", str(tmp_path / "o2.png")) == 2
+    _one_error_line(capsys, "0-255 (8-bit)")

@@ -19,7 +19,7 @@ Backends (``backend=``):
   outputs within 1e-6).
 - ``"openvino"``: OpenVINO (``pip install 'pnpleaves[engine]'``), measured the fastest
   (``docs/restoration.md``, "Inference engine").
-- ``"onnxruntime"``: ONNX Runtime (``pip install onnxruntime``).
+- ``"onnxruntime"``: ONNX Runtime (``pip install 'pnpleaves[onnx]'``: onnxruntime, and onnx for the export).
 - ``"auto"``: OpenVINO when installed, else ONNX Runtime, else PyTorch (with one log line), on the
   CPU; PyTorch on a GPU or for an architecture without an engine export.
 
@@ -88,8 +88,9 @@ BF16_MIN_PSNR = 55.0
 ENGINE_MIN_PSNR = 50.0
 #: bumped when the export format changes (old exports are then ignored)
 EXPORT_FORMAT = 1
-#: the Python package of each engine
-_PACKAGES = {"openvino": "openvino", "onnxruntime": "onnxruntime"}
+#: the Python packages each engine needs (ONNX Runtime's export needs ``onnx``), and how to install them
+_PACKAGES = {"openvino": ("openvino",), "onnxruntime": ("onnxruntime", "onnx")}
+_INSTALL = {"openvino": "pip install 'pnpleaves[engine]'", "onnxruntime": "pip install 'pnpleaves[onnx]'"}
 #: noise levels of the bf16 probe (on the [0, 1] scale)
 _PROBE_SIGMAS = (5 / 255, 25 / 255, 50 / 255)
 
@@ -110,11 +111,12 @@ def cache_dir() -> Path:
 
 
 def engine_installed(backend: str) -> bool:
-    """Whether the package of ``backend`` ("openvino" or "onnxruntime") imports; "torch" always does."""
+    """Whether the packages of ``backend`` ("openvino"; "onnxruntime" with "onnx") import; "torch" always does."""
     if backend == "torch":
         return True
     try:
-        importlib.import_module(_PACKAGES[backend])
+        for package in _PACKAGES[backend]:
+            importlib.import_module(package)
     except ImportError:
         return False
     return True
@@ -160,8 +162,8 @@ def select_backend(backend: str, module: torch.nn.Module | None = None, device: 
                              "exported); use backend='torch' or 'auto'.")
         if engine_installed(backend):
             return backend
-        _note_once(f"missing:{backend}", "pnpleaves: backend %r is not installed (pip install %s); "
-                   "the prior runs on PyTorch instead", backend, _PACKAGES[backend])
+        _note_once(f"missing:{backend}", "pnpleaves: backend %r is not installed (%s); "
+                   "the prior runs on PyTorch instead", backend, _INSTALL[backend])
         return "torch"
     if not on_cpu or not exportable:
         return "torch"
@@ -232,7 +234,7 @@ class _Core(torch.nn.Module):
 
 
 def _engine_version(backend: str) -> str:
-    return importlib.import_module(_PACKAGES[backend]).__version__.split("-")[0]
+    return importlib.import_module(_PACKAGES[backend][0]).__version__.split("-")[0]
 
 
 def export_folder(digest: str, module: torch.nn.Module, backend: str) -> Path:
