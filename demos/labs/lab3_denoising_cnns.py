@@ -445,8 +445,10 @@ for name in ("DnCNN-DL (ours)", "DnCNN-VL (ours)", "dl-drunet", "vl-drunet"):
 #    unknown, but Plug-and-Play needs to *set* the denoiser's strength at each iteration, which requires
 #    a non-blind denoiser (or an explicit noise-level map, as in DRUNet).
 # 3. Only the colour histogram leaks (no geometry or texture does). To check, set the generators'
-#    `color_source` to a folder of other photographs (or use the parametric colour law,
-#    `vl-r2-synthetic`), retrain, and compare; the VibrantLeaves paper reports small differences.
+#    `color_source` to a folder of other photographs (or use a parametric colour law:
+#    `vl-r2-synthetic`, whose 106 numbers were fitted on the same photographs, or
+#    `vl-r2-handcrafted`, 8 numbers set by hand and fitted on no image), retrain, and compare; the
+#    VibrantLeaves paper reports small differences.
 
 # %% [markdown]
 # ## Going further
