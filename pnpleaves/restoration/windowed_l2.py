@@ -33,7 +33,8 @@ class WindowedBlurL2(dinv.optim.data_fidelity.L2):
     (diagonal there) and started from the circular prox with the unobserved data replaced by
     :math:`Ax`. One iteration costs two real FFTs; it stops when the preconditioned residual norm
     has dropped by ``tol`` or after ``max_iter`` iterations. With ``M = 1`` the start is
-    already the exact prox of :class:`~deepinv.physics.BlurFFT`.
+    already the exact prox of :class:`~deepinv.physics.BlurFFT`. The spectra, the window and
+    :math:`\mathcal F(My)` are computed once, not at every step.
 
     :param kernel: ``(1, 1, kh, kw)`` kernel (the physics' filter).
     :param window: ``(1, 1, H, W)`` 0/1 window on the padded domain (:func:`observation_window`).
@@ -52,49 +53,70 @@ class WindowedBlurL2(dinv.optim.data_fidelity.L2):
         if W % 2 == 0:
             wcols[-1] = 1.0
         self.weights = (wcols / (H * W)).to(window.device)
+        self._spectra_key: tuple | None = None
+        self._data_key: tuple | None = None
 
     def _dot(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Inner product of the real signals whose rfft2 are ``a`` and ``b``, per (batch, channel)."""
         return (self.weights * (a.conj() * b).real).sum(dim=(-2, -1), keepdim=True)
 
+    def _spectra(self, x: torch.Tensor) -> None:
+        """The OTF ``K``, ``conj(K)``, ``|K|^2`` and the window in ``x``'s precision and device (computed once)."""
+        key = (x.dtype, x.device)
+        if self._spectra_key == key:
+            return
+        K = self.otf.to(x.device)
+        K = K.to(torch.complex128 if x.dtype == torch.float64 else torch.complex64)
+        self._K, self._Kc, self._K2 = K, K.conj().resolve_conj(), K.real**2 + K.imag**2
+        self._M = self.window.to(device=x.device, dtype=x.dtype)
+        self._unobserved = 1.0 - self._M
+        self._all_observed = bool((self._M > 0).all())
+        self._spectra_key, self._data_key = key, None
+
+    def _data(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``M y`` and its rfft2, computed once per measurement (the same ``y`` at every iteration)."""
+        key = (id(y), y._version, y.dtype, y.device, y.data_ptr())
+        if self._data_key != key:
+            My = self._M * y
+            self._My, self._FMy, self._data_key = My, torch.fft.rfft2(My), key
+        return self._My, self._FMy
+
     def prox(self, x, y, physics=None, *args, gamma=1.0, **kwargs):  # noqa: D102
+        self._spectra(x)
         g = self.norm * float(gamma)
-        M, K = self.window.to(x.dtype), self.otf.to(x.device)
-        if K.dtype != torch.complex128 and x.dtype == torch.float64:
-            K = K.to(torch.complex128)
-        elif x.dtype != torch.float64:
-            K = K.to(torch.complex64)
+        K, K2, M = self._K, self._K2, self._M
+        gKc = g * self._Kc  # one product per step, not one per operator application
+        My, FMy = self._data(y)
         fwd = lambda u: torch.fft.rfft2(u)  # noqa: E731
         inv = lambda U: torch.fft.irfft2(U, s=self.shape)  # noqa: E731
-        Kc = K.conj()
-        pinv = 1.0 / (g * (K.real**2 + K.imag**2) + 1.0)
+        pinv = (1.0 / (g * K2 + 1.0)).to(K.dtype)  # complex once: a real factor is converted at every product
         X = fwd(x)
-        b = g * Kc * fwd(M * y) + X
-        filled = M * y + (1.0 - M) * inv(K * X)
-        U = (g * Kc * fwd(filled) + X) * pinv
-        if self.max_iter <= 0 or bool((M > 0).all()):
+        filled = torch.addcmul(My, self._unobserved, inv(K * X))  # M y + (1 - M) A x
+        U = torch.addcmul(X, gKc, fwd(filled)).mul_(pinv)
+        if self.max_iter <= 0 or self._all_observed:
             return inv(U)
 
         def op(V):
-            return g * Kc * fwd(M * inv(K * V)) + V
+            return torch.addcmul(V, gKc, fwd(M * inv(K * V)))
 
-        R = b - op(U)
+        R = torch.addcmul(X, gKc, FMy).sub_(op(U))  # b - op(U), b = g K^H F(M y) + X
         Z = pinv * R
         D = Z
         rz = self._dot(R, Z)
         rz0 = rz.clone()
+        eps = 1e-300 if x.dtype == torch.float64 else 1e-30
         self.last_iters = 0
         for _ in range(self.max_iter):
             if bool((rz <= (self.tol**2) * rz0).all()):
                 break
             self.last_iters += 1
             AD = op(D)
-            alpha = rz / self._dot(D, AD).clamp_min(1e-300 if x.dtype == torch.float64 else 1e-30)
-            U = U + alpha * D
-            R = R - alpha * AD
+            alpha = rz / self._dot(D, AD).clamp_min(eps)
+            U.add_(alpha * D)
+            R.sub_(alpha * AD)
             Z = pinv * R
             rz_new = self._dot(R, Z)
-            D = Z + (rz_new / rz.clamp_min(1e-300 if x.dtype == torch.float64 else 1e-30)) * D
+            D = Z + (rz_new / rz.clamp_min(eps)) * D
             rz = rz_new
         return inv(U)
 
