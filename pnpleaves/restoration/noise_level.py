@@ -135,7 +135,7 @@ def estimate_sigma(
     """
     patch = int(check_number(patch, "patch", low=2, integer=True))
     stride = int(check_number(stride, "stride", low=1, integer=True))
-    x, _ = to_bchw(img, "img")
+    x, _ = to_bchw(img, "img", tolerance=None)  # heavy noise leaves [-0.5, 1.5]: only other scales are refused
     m = None if mask is None else mask_to_tensor(mask, x)
     values = estimate_sigma_tensor(x, m, method=method, patch=patch, stride=stride)
     return values[0] if len(values) == 1 else values
