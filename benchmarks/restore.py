@@ -356,10 +356,12 @@ def format_anchors(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def time_default_deblur(root: Path, prior: Any, device=None, repeats: int = 3) -> dict[str, float]:
+def time_default_deblur(root: Path, prior: Any, device=None, repeats: int = 3, backend: str = "auto") -> dict[str, float]:
     """``pnp_deblur`` with default settings on a 512x512 colour image (Kodak24_full crop, Levin kernel 4),
-    and, in the same run, one denoiser call at 512x512: the load-independent ratio
-    total / (iterations x one call).
+    and, in the same run, one denoiser call at 512x512 by the same ``backend`` (for a prior given by
+    name, the inference prior ``pnp_deblur`` itself runs): the load-independent ratio
+    total / (iterations x one call). ``benchmarks/engine.py`` compares backends and the code before the
+    inference engine.
 
     The deblur runs ``repeats`` times and the call ``repeats + 2`` times, interleaved; both keep their
     fastest time (on a shared or virtual machine the minimum is the least disturbed measurement, and
@@ -367,9 +369,9 @@ def time_default_deblur(root: Path, prior: Any, device=None, repeats: int = 3) -
     x = read_image(list_images(root / "testsets" / "Kodak24_full")[0], channels=3)[:512, :512].astype(np.float64)
     k = levin_kernel(4)
     y = degrade_blur(x, k, 0.01, (0, "timing"), clip=True)
-    den, _ = resolve_prior(prior, device)
+    den, _ = resolve_prior(prior, device, backend=backend, shared=True)
     den.eval()
-    pnp_deblur(y[:64, :64], k, prior=prior, sigma=0.01, device=device)  # warm-up
+    pnp_deblur(y[:64, :64], k, prior=prior, sigma=0.01, device=device, backend=backend)  # warm-up
     xt = to_tensor(y).to(device or "cpu")
 
     def one_call() -> float:
@@ -382,7 +384,7 @@ def time_default_deblur(root: Path, prior: Any, device=None, repeats: int = 3) -
     calls, totals = [one_call()], []
     for _ in range(max(1, int(repeats))):
         t0 = time.perf_counter()
-        pnp_deblur(y, k, prior=prior, device=device)
+        pnp_deblur(y, k, prior=prior, device=device, backend=backend)
         totals.append(time.perf_counter() - t0)
         calls.append(one_call())
     calls.append(one_call())
@@ -566,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {path} ({len(rec.rows)} rows)")
     timing = None
     if not args.no_timing and "vl-drunet" in priors:
-        timing = time_default_deblur(root, priors["vl-drunet"], args.device)
+        timing = time_default_deblur(root, "vl-drunet", args.device)  # by name: the default inference path
         print(f"pnp_deblur, 512x512 colour, default settings: {timing['seconds']:.1f} s = {timing['ratio']:.2f} x "
               f"({timing['n_iter']} iterations x {timing['call']:.2f} s, one denoiser call at 512x512 in the same run; "
               f"fastest of 3 runs and of 5 calls, medians {timing['seconds_median']:.1f} s and {timing['call_median']:.2f} s)")
