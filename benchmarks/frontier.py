@@ -154,12 +154,35 @@ def plot(rows: list[dict[str, Any]], path: Path, set_name: str = "Kodak24") -> N
             ax.annotate(r["model"], (float(r["time_min_s"]), float(r["psnr"])), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
         ax.set_title(f"{set_name}, sigma {s:g}")
-        ax.set_xlabel("seconds per 512x512 colour call (min of interleaved rounds)")
+        ax.set_xlabel("s per 512x512 call (min of rounds)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("PSNR (dB)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+#: (model, compared with, margin the issue asks for): the target of each comparison
+TARGETS = (("vl-drunet", "ref-ffdnet-vl", 0.2), ("dl-drunet", "ref-ffdnet-dl", 0.0),
+           ("vl-drunet-synthetic", "vl-drunet", -0.3))
+
+
+def targets_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per (set, sigma) the PSNR of each model and its gap to the model it is compared with."""
+    psnr = {(r["model"], r["set"], r["sigma"]): float(r["psnr"]) for r in rows if r["psnr"]}
+    cells = sorted({(r["set"], r["sigma"]) for r in rows if r["psnr"]}, key=lambda c: (c[0], float(c[1])))
+    lines = ["| set | sigma | " + " | ".join(f"{a} - {b} (target >= {m:+.1f})" for a, b, m in TARGETS) + " |",
+             "|---|---|" + "---|" * len(TARGETS)]
+    for set_name, sigma in cells:
+        out = []
+        for a, b, margin in TARGETS:
+            if (a, set_name, sigma) in psnr and (b, set_name, sigma) in psnr:
+                gap = psnr[a, set_name, sigma] - psnr[b, set_name, sigma]
+                out.append(f"{psnr[a, set_name, sigma]:.2f} ({gap:+.2f}{'' if gap >= margin else ', missed'})")
+            else:
+                out.append("-")
+        lines.append(f"| {set_name} | {sigma} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     write_rows(path, out)
     if any(r["psnr"] and r.get("time_min_s") for r in out):
         plot(out, Path(args.figure))
+    print("\n" + targets_table(out))
     print(f"\nwrote {path}" + ("" if args.no_psnr else f" and {args.figure}"))
     return 0
 
