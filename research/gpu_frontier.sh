@@ -8,7 +8,7 @@
 # A CPU dry run of the whole chain: RUN=/tmp/dry DEVICE=cpu DEADLINE=200 N_IMAGES=4 GEN_WORKERS=1 OUT=/tmp/out bash research/gpu_frontier.sh
 set -o pipefail
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-DEADLINE=${DEADLINE:-470}; DEVICE=${DEVICE:-cuda}; N_IMAGES=${N_IMAGES:-400}; GEN_WORKERS=${GEN_WORKERS:-15}
+DEADLINE=${DEADLINE:-470}; DEVICE=${DEVICE:-cuda}; N_IMAGES=${N_IMAGES:-300}; GEN_WORKERS=${GEN_WORKERS:-15}
 if [ "$DEVICE" = cuda ]; then  # on the GPU machine: its image lacks deepinv and the scikit-image photographs
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
   export PYTHONPATH=$PWD:/tmp/site
