@@ -20,7 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from deepinv.models import Denoiser, DRUNet
+from deepinv.models.drunet import ResBlock
 from torch import nn
 
 from pnpleaves.errors import InputError
@@ -31,11 +33,22 @@ __all__ = ["ARCHITECTURES", "DRUNetDenoiser", "DnCNN", "build_model", "count_par
 
 
 class DRUNetDenoiser(DRUNet):
-    """deepinv's DRUNet (same layer names) with a forgiving ``sigma``.
+    """deepinv's DRUNet (same layer names) with a forgiving ``sigma`` and a plainer, faster forward.
 
     ``sigma`` may be a float, a 0-d / ``(1,)`` / ``(B,)`` / ``(B,1,1,1)`` tensor (moved to ``x``'s device)
     or a ``(B,1,H,W)`` map. With ``blind=True`` the noise-level channel is always zero.
+
+    Any size: the input ``[x, sigma map]`` is padded by replicating its last row / column to a multiple of
+    8 (at least 32), run through the U-Net once and cropped back (deepinv instead runs four overlapping
+    quarters of such images, about 1.3x the pixels). Without gradients the residual and skip additions are
+    done in place: the same sums in the same order, so the same outputs, without a fresh full-size buffer
+    per addition (about 10 % of a 512x512 call on a CPU).
     """
+
+    #: the input side is padded to a multiple of this (three 2x downsamplings)
+    MULTIPLE = 8
+    #: and to at least this many pixels
+    MIN_SIDE = 32
 
     def __init__(
         self,
@@ -68,12 +81,45 @@ class DRUNetDenoiser(DRUNet):
         self.in_channels = int(in_channels)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
+        if x.ndim != 4:
+            raise InputError(f"DRUNet expects a (B, C, H, W) tensor; got shape {tuple(x.shape)}.")
         s = sigma_like(sigma, x)
         if self.blind:
             s = torch.zeros_like(s)
-        if s.ndim == 1:
-            s = s.view(-1, 1, 1, 1)
-        return super().forward(x, s)
+        b, _, h, w = x.shape
+        smap = s.view(-1, 1, 1, 1).expand(b, 1, h, w) if s.ndim == 1 else s
+        inp = torch.cat((x, smap.to(x.dtype)), 1)
+        pad_h = max(self.MIN_SIDE, -(-h // self.MULTIPLE) * self.MULTIPLE) - h
+        pad_w = max(self.MIN_SIDE, -(-w // self.MULTIPLE) * self.MULTIPLE) - w
+        if pad_h or pad_w:
+            inp = F.pad(inp, (0, pad_w, 0, pad_h), mode="replicate")
+            return self.forward_unet(inp)[..., :h, :w]
+        return self.forward_unet(inp)
+
+    def forward_unet(self, x0: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if torch.is_grad_enabled() and x0.requires_grad or self.training:
+            return super().forward_unet(x0)
+        x1 = self.m_head(x0)
+        x2 = _run_inplace(self.m_down1, x1)
+        x3 = _run_inplace(self.m_down2, x2)
+        x4 = _run_inplace(self.m_down3, x3)
+        x = _run_inplace(self.m_body, x4)
+        x = _run_inplace(self.m_up3, x.add_(x4))
+        x = _run_inplace(self.m_up2, x.add_(x3))
+        x = _run_inplace(self.m_up1, x.add_(x2))
+        return self.m_tail(x.add_(x1))
+
+
+def _run_inplace(seq: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """``seq(h)`` with each residual block's ``h + res(h)`` summed into the fresh ``res(h)`` buffer
+    (``seq``: a Sequential, or a single block where deepinv's builder unwrapped a one-layer Sequential)."""
+    for layer in seq if isinstance(seq, nn.Sequential) else [seq]:
+        if isinstance(layer, ResBlock):
+            r = layer.res(h)
+            h = r.add_(h)
+        else:
+            h = layer(h)
+    return h
 
 
 class DnCNN(Denoiser):
