@@ -162,12 +162,12 @@ def blended_fill(y: torch.Tensor, mask: torch.Tensor, near: float = 2.0, far: fl
 INPAINT_STARTS = ("blended", "linear", "push-pull")
 
 
-#: padded sides of deblurring: multiples of 8 (DRUNet runs without tiling) with these prime factors; not 17:
-#: torch's CPU FFT (MKL) takes 2-3x longer per pixel on sides with a factor 17 (136, 272, 544, 680) than on
-#: their neighbours, so 560 (2^4 5 7) costs the data steps about 35 % less than 544 (2^5 17) for 6 % more
-#: pixels (dev deblurring cases: -0.005 dB on average, docs/restoration.md, "Inference engine")
+#: padded sides of deblurring: multiples of 8 (DRUNet runs without tiling) with these prime factors. 17 stays:
+#: torch's CPU FFT (MKL) is slower on 544 (2^5 17) than on 560 (a data step 26 % longer at 1 thread, 16 % at 2),
+#: but 560 gives the denoiser 6 % more pixels, which costs more than that wherever the denoiser runs in f32
+#: (docs/restoration.md, "Inference engine")
 BLUR_SIZE_MULTIPLE = 8
-BLUR_FFT_PRIMES = (2, 3, 5, 7, 11, 13)
+BLUR_FFT_PRIMES = (2, 3, 5, 7, 11, 13, 17)
 
 
 def blur_problem(
@@ -188,9 +188,9 @@ def blur_problem(
         ``ndimage.convolve(mode="wrap")``: no padding, plain L2).
     :param margin: pixels added on every side (default: half the kernel's larger side, the narrowest band
         with which the circular blur on the padded domain never links opposite borders of the window; the
-        padded sides are multiples of 8 with prime factors up to 13 (:data:`BLUR_FFT_PRIMES`), so that
-        the denoiser, which runs on the padded domain, sees few extra pixels and the FFTs stay fast: 560
-        for 512 and a 27x27 kernel).
+        padded sides are multiples of 8 with prime factors up to 17 (:data:`BLUR_FFT_PRIMES`), so that
+        the denoiser, which runs on the padded domain, sees as few extra pixels as possible: 544 for 512
+        and a 27x27 kernel).
     :param max_iter, tol: conjugate-gradient budget of the windowed prox (:class:`WindowedBlurL2`).
     """
     B, C, H, W = y.shape
