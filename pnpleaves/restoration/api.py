@@ -50,6 +50,7 @@ from .kernels import sr_kernel
 from .noise_level import estimate_sigma_tensor
 from .pnp import solve
 from .problems import Problem, blur_problem, denoise_problem, inpaint_problem, sr_problem
+from .prior_weight import deblur_lambda
 from .schedules import ScheduleParams, default_params, make_schedule
 
 logger = logging.getLogger(__name__)
@@ -241,9 +242,11 @@ def pnp_deblur(
         on a padded domain observing only the image window, then crop; no border ringing) or
         ``"circular"`` when the blur was circular (``mode="wrap"``).
     :param schedule: :class:`~pnpleaves.restoration.schedules.ScheduleParams` or a dict of overrides.
-        The default prior weight ``lam = 0.23`` is tuned on camera-shake (motion) kernels; for a
-        smooth, Gaussian-like kernel ``schedule={"lam": 0.1}`` measures better (dev images, both
-        shipped VL priors: ``docs/restoration.md`` §1).
+        Without ``lam`` (``None``, or a dict without that key), HQS takes the prior weight from the
+        kernel and the noise level (:func:`~pnpleaves.restoration.prior_weight.deblur_lambda`: about
+        0.087-0.10 for the anchors' Gaussian blurs, 0.22-0.25 for camera shake, at most 0.25;
+        ``docs/restoration.md``, "λ from the kernel"); ADMM keeps ``lam = 0.23``. A ``ScheduleParams``
+        or a dict with ``lam`` is used as given.
     :param ensemble: ``"cycle"`` (default): the denoiser sees the ``k``-th of the 8 flips / quarter
         turns of the image at iteration ``k`` (DPIR's ``x8``, at no extra cost); ``"x8"``: every
         denoiser call averages all 8 (8 times slower); ``"none"``. See
@@ -273,12 +276,20 @@ def pnp_deblur(
                        backend=backend, precision=precision)
     sigmas = _sigmas(x, sigma)
     check_noisy_range(x, sigmas)
+    # no lam given: HQS takes the prior weight from the kernel and each image's noise level
+    lam_from_kernel = method == "hqs" and not isinstance(schedule, ScheduleParams) and "lam" not in (schedule or {})
+    k_host = k[0, 0].numpy()
     k = k.to(pnp.device)
     out = []
     with _eval_mode(pnp.denoiser):
         for b in range(x.shape[0]):
             problem = blur_problem(x[b : b + 1].to(pnp.device), k, boundary=boundary)
-            out.append(pnp.restore(problem, sigmas[b]))
+            solver = pnp
+            if lam_from_kernel:
+                lam = deblur_lambda(k_host, sigmas[b], pnp.params, n_iter=n_iter)
+                logger.debug("prior weight from the kernel: lam = %.4f", lam)
+                solver = replace(pnp, params=replace(pnp.params, lam=lam))
+            out.append(solver.restore(problem, sigmas[b]))
     return layout.restore(check_output(torch.cat(out, 0), prior))
 
 

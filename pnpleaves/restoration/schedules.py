@@ -94,7 +94,9 @@ _SR_FLOOR = math.sqrt(0.01 / 0.23) / 255.0
 #: 6 Kodak24 dev images, 13-18, 256x256 centre crops; ADMM reuses the HQS levels). The iteration counts
 #: are multiples of 8, so that the default ``ensemble="cycle"`` shows the denoiser each of the 8 flips /
 #: quarter turns equally often; noise-free SR prefers a weak prior (small ``lam * sigma_floor**2``);
-#: ADMM deblurring keeps 5 iterations (it loses with 8). Measured values: ``docs/results.md``.
+#: ADMM deblurring keeps 5 iterations (it loses with 8). Measured values: ``docs/results.md``. The deblurring
+#: HQS ``lam`` is used only when a caller asks for these parameters: ``pnp_deblur`` without a ``lam`` takes
+#: it from the kernel (:func:`~pnpleaves.restoration.prior_weight.deblur_lambda`).
 DEFAULTS: dict[tuple[str, str], ScheduleParams] = {
     ("deblur", "hqs"): ScheduleParams(n_iter=8, sigma_start=65 / 255, lam=0.23),
     ("deblur", "admm"): ScheduleParams(n_iter=5, sigma_start=65 / 255, lam=0.23),
