@@ -1,5 +1,5 @@
 """The research scripts of restoration: research/sr_probe.py, research/tune_schedule.py,
-research/noise_estimator_error.py (on tiny data folders made in tmp_path)."""
+research/noise_estimator_error.py, research/lambda_rule.py (on tiny data folders made in tmp_path)."""
 
 import warnings
 
@@ -91,8 +91,26 @@ def test_noise_estimator_error_table(tmp_path):
     assert all(sorted(row) == list(script.LEVELS) and all(np.isfinite(list(row.values()))) for row in table.values())
 
 
+def test_lambda_rule_table_resumes_from_its_cache(tmp_path, kodak):
+    script = load_script("research/lambda_rule.py")
+    make_data_folder(kodak, {"Set3C": (1, 32)})
+    cases = script.build_cases(kodak)
+    assert [c["protocol"] for c in cases].count("motion") == 2 and sum(c["protocol"] == "anchors" for c in cases) == 2
+    cases = [c for c in cases if c["protocol"] in ("motion", "anchors")]
+    cache = script.Cache(tmp_path / "cache.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the smoother is not a trained prior
+        script.run(cases, SmoothShift(), cache, (0.1, 0.23))
+    assert len(cache.data) == 3 * len(cases)
+    again = script.Cache(tmp_path / "cache.json")
+    assert again.data == cache.data
+    script.run(cases, None, again, (0.1, 0.23))  # nothing left to run: the prior is never used
+    table = script.table(cases, again, (0.1, 0.23))
+    assert "| motion dev 2.55 | 1 |" in table and "worst test cell" in table
+
+
 @pytest.mark.parametrize("path", ["research/tune_schedule.py", "research/sr_probe.py",
-                                  "research/noise_estimator_error.py"])
+                                  "research/noise_estimator_error.py", "research/lambda_rule.py"])
 def test_research_scripts_need_a_data_folder(path, monkeypatch, capsys):
     monkeypatch.delenv("PNPLEAVES_DATA", raising=False)
     argv = ["--prior", "x", "--problem", "sr"] if "tune" in path else []
