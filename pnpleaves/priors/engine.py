@@ -42,6 +42,7 @@ import contextlib
 import copy
 import hashlib
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -98,6 +99,7 @@ _lock = threading.Lock()
 _noted: set[str] = set()
 _runners: OrderedDict[tuple, Callable[[torch.Tensor], torch.Tensor]] = OrderedDict()
 _RUNNERS_MAX = 8
+_code_digests: dict[type, str] = {}
 
 
 def cache_dir() -> Path:
@@ -237,11 +239,30 @@ def _engine_version(backend: str) -> str:
     return importlib.import_module(_PACKAGES[backend][0]).__version__.split("-")[0]
 
 
+def _code_digest(module: torch.nn.Module) -> str:
+    """sha256 of the source of the classes that define ``module``'s forward and exported core, so that an
+    export made by other code (another pnpleaves or deepinv version, an edited tree) is not reused."""
+    cached = _code_digests.get(type(module))
+    if cached is not None:
+        return cached
+    h = hashlib.sha256()
+    for cls in type(module).__mro__:
+        if cls.__module__.startswith("torch."):
+            break
+        try:
+            h.update(inspect.getsource(cls).encode())
+        except (OSError, TypeError):
+            h.update(f"{cls.__module__}.{cls.__qualname__}".encode())
+    _code_digests[type(module)] = h.hexdigest()
+    return _code_digests[type(module)]
+
+
 def export_folder(digest: str, module: torch.nn.Module, backend: str) -> Path:
     """``cache_dir()/engine/<sha256>/<backend>-<version>-<architecture tag>``: where ``backend``'s export
-    of the weights with this sha256 is kept."""
+    of the weights with this sha256 is kept (the tag also covers the source code of the network)."""
     attr, c_in = _core(module)
-    arch = {"class": type(module).__name__, "attr": attr, "in": c_in, "format": EXPORT_FORMAT}
+    arch = {"class": type(module).__name__, "attr": attr, "in": c_in, "format": EXPORT_FORMAT,
+            "code": _code_digest(module), "torch": torch.__version__}
     tag = hashlib.sha256(json.dumps(arch, sort_keys=True).encode()).hexdigest()[:12]
     return cache_dir() / "engine" / digest / f"{backend}-{_engine_version(backend)}-{tag}"
 
