@@ -7,15 +7,14 @@ the package), in a folder named by the weights' sha256, so a changed file is exp
 exported graph has dynamic batch, height and width: one export serves every image size.
 
 What is exported is the network's core only (DRUNet's U-Net on ``[x, sigma map]``, DnCNN's
-convolution stack); the Python around it (noise map, padding to a multiple of 8, DRUNet's tiling of
-large odd sizes) is the torch module's own ``forward``, run on a shallow copy whose core calls the
-engine. So an engine prior takes the same inputs and follows the same code paths as the torch module,
+convolution stack); the Python around it (noise map, padding to a multiple of 8) is the torch module's
+own ``forward``, run on a shallow copy whose core calls the engine. So an engine prior takes the same inputs and follows the same code paths as the torch module,
 and its outputs agree with the fp32 torch outputs to the engine's rounding.
 
 Backends (``backend=``):
 
 - ``"torch"``: eager PyTorch. For inference (:class:`TorchInference`) the weights and inputs are
-  ``channels_last`` and calls run under :func:`torch.inference_mode` (1.75x faster at 2 threads,
+  ``channels_last`` and calls run under :func:`torch.inference_mode` (1.7x faster at 2 threads,
   outputs within 1e-6).
 - ``"openvino"``: OpenVINO (``pip install 'pnpleaves[engine]'``), measured the fastest
   (``docs/restoration.md``, "Inference engine").
