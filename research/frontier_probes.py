@@ -6,7 +6,8 @@ then Kodak24 PSNR (24 images, 256x256 centre crops, sigma 15 / 25 / 50, fixed no
 - **data or training?** The reference FFDNet weights (batch norm folded, :class:`pnpleaves.models.FFDNet`)
   trained on by *our* trainer on *our* images (``ref-vl-on-vl``: VibrantLeaves vl-r2; ``ref-dl-on-dl``: Dead
   Leaves dl-mix; ``-handcrafted``: the same recipes with the hand-set colour law instead of colours drawn from
-  8 photographs), L2 loss as the authors', sigma ~ U(0, 75/255). If our images carried what natural photographs
+  8 photographs; ``-lr1e-6``: the authors' last rate, a control for the drift of the optimiser itself), L2 loss as
+  the authors', sigma ~ U(0, 75/255). If our images carried what natural photographs
   need as well as theirs, the Kodak24 PSNR would hold; a drop measures what our data lacks for that network.
 - **recipe** (from the shipped vl-drunet, the same steps and rate): ``base`` (the shipped recipe: L1, 16 x 64^2,
   clip 0.5, 15 % low-noise patches), ``l2``, ``patch128`` (4 x 128^2, the same pixels per step), ``noclip``,
@@ -65,6 +66,7 @@ PROBES: dict[str, tuple[str, dict, float]] = {
     "ref-vl-on-vl-handcrafted": ("ref-vl", {**_FFDNET, **_AUTHORS, "data": {
         "cache_dir": "data/vl-r2-handcrafted-512", "options": {"color": "handcrafted", "r_min": 2.0, "r_max": 500.0,
                                                                 "flat_below": 20.0}}}, 1e-5),
+    "ref-vl-on-vl-lr1e-6": ("ref-vl", {**_FFDNET, **_AUTHORS}, 1e-6),
     "base": ("vl-drunet", {}, 2e-5),
     "l2": ("vl-drunet", {"optim": {"loss": "l2"}}, 2e-5),
     "patch128": ("vl-drunet", {"data": {"patch_size": 128, "batch_size": 4}}, 2e-5),
