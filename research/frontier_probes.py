@@ -11,7 +11,7 @@ then Kodak24 PSNR (24 images, 256x256 centre crops, sigma 15 / 25 / 50, fixed no
   need as well as theirs, the Kodak24 PSNR would hold; a drop measures what our data lacks for that network.
 - **recipe** (from the shipped vl-drunet, the same steps and rate): ``base`` (the shipped recipe: L1, 16 x 64^2,
   clip 0.5, 15 % low-noise patches), ``l2``, ``patch128`` (4 x 128^2, the same pixels per step), ``noclip``,
-  ``uniform-noise`` (no low-noise patches), ``lr-high`` (rate x 5).
+  ``uniform-noise`` (no low-noise patches), ``lr-high`` (rate x 5), ``noperm`` (colour channels not permuted).
 
 Usage (one thread per probe; two side by side use the 2 cores)::
 
@@ -67,12 +67,15 @@ PROBES: dict[str, tuple[str, dict, float]] = {
         "cache_dir": "data/vl-r2-handcrafted-512", "options": {"color": "handcrafted", "r_min": 2.0, "r_max": 500.0,
                                                                 "flat_below": 20.0}}}, 1e-5),
     "ref-vl-on-vl-lr1e-6": ("ref-vl", {**_FFDNET, **_AUTHORS}, 1e-6),
+    "ref-vl-on-photos": ("ref-vl", {**_FFDNET, **_AUTHORS, "data": {"cache_dir": "data/skimage-photos"}}, 1e-5),
+    "ref-vl-on-vl-noperm": ("ref-vl", {**_FFDNET, **_AUTHORS, "data": {"permute_channels": False}}, 1e-5),
     "base": ("vl-drunet", {}, 2e-5),
     "l2": ("vl-drunet", {"optim": {"loss": "l2"}}, 2e-5),
     "patch128": ("vl-drunet", {"data": {"patch_size": 128, "batch_size": 4}}, 2e-5),
     "noclip": ("vl-drunet", {"optim": {"grad_clip": 0.0}}, 2e-5),
     "uniform-noise": ("vl-drunet", {"noise": {"low_fraction": 0.0}}, 2e-5),
     "lr-high": ("vl-drunet", {}, 1e-4),
+    "noperm": ("vl-drunet", {"data": {"permute_channels": False}}, 2e-5),
 }
 
 

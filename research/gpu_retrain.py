@@ -6,7 +6,7 @@ replaced by one drop of the rate, as a fresh-optimizer continuation with ``--ini
 
 1. ``generate``: one cached dataset per distinct generator recipe (all CPU cores);
 2. ``phase 1``: every run for ``--phase1`` seconds at its rate (SIGTERM saves its weights);
-3. ``phase 2``: every run again from its phase-1 weights for ``--phase2`` seconds at rate / 8;
+3. ``phase 2``: every run again from its phase-1 weights for ``--phase2`` seconds at rate / 8 (or ``lr2``);
 4. ``evaluate``: Kodak24 (or ``--testset``) at sigma 15 / 25 / 50, one CSV row per run and sigma.
 
 Usage (the plan is a JSON list of runs; the one used: ``docs/results/gpu_retrain/plan.json``, whose paths
@@ -16,7 +16,8 @@ point at ``.gpu/src``, a ``git archive`` of the package carried to the GPU machi
 
 Each run: ``{"name", "config" (a training TOML), "init_from" (weights, a list of weights of which the first
 that exists is used, or null), "lr", "batch_size", "patch_size", "data": {"generator", "preset", "options"},
-"overrides" (optional: config sections merged over the TOML, e.g. ``{"optim": {"loss": "l2"}}``), "amp",
+"lr2" (optional: the phase-2 rate, default lr / 8), "overrides" (optional: config sections merged over the TOML,
+e.g. ``{"optim": {"loss": "l2"}}``), "amp",
 "channels_last"}``; the data block overrides the config's.
 """
 
@@ -94,7 +95,7 @@ def write_config(run: dict, phase: int, cache: Path, out: Path, testset: str, wo
                        batch_size=int(run["batch_size"]), patch_size=int(run["patch_size"]),
                        generator=run["data"]["generator"], preset=run["data"].get("preset", ""),
                        options=run["data"].get("options", {}))
-    lr = float(run["lr"]) / (8.0 if phase == 2 else 1.0)
+    lr = float(run["lr"]) if phase == 1 else float(run.get("lr2", float(run["lr"]) / 8.0))
     cfg["optim"].update(lr=lr, halve_every=0, restart_schedule=True, warmup_steps=100 if phase == 1 else 20)
     cfg["train"].update(steps=10_000_000, checkpoint_every=500, log_every=100, eval_every=0, device=DEVICE,
                         threads=1, compile=False, amp=bool(run.get("amp", False)),

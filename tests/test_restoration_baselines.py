@@ -83,8 +83,9 @@ def test_cbm3d_denoiser_matches_bm3d_rgb_and_runs_in_pnp():
     torch.testing.assert_close(as_rgb[:, :1], BM3DDenoiser("all")(t[:, :1], 0.1), atol=1e-4, rtol=0)
     assert torch.equal(as_rgb[:, 0], as_rgb[:, 2])
     blurred = degrade_blur(x, levin_kernel(1), 0.0, dtype=np.float64)
-    out = pnp_cbm3d_deblur(blurred, levin_kernel(1), sigma=0.01, n_iter=2, stage="hard")
-    assert out.shape == x.shape and mse(out) < mse(blurred)
+    # 4 iterations: with 2 the margin was 2 % at the old fixed prior weight and none at the kernel's rule
+    out = pnp_cbm3d_deblur(blurred, levin_kernel(1), sigma=0.01, n_iter=4, stage="hard")
+    assert out.shape == x.shape and mse(out) < mse(blurred) / 2
 
 
 # --------------------------------------------------------------------------- inpainting interpolation

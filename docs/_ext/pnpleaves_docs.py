@@ -38,7 +38,7 @@ DEMO_ORDER = [
 
 #: the measured-results and notes pages, in this order, when they exist; any other markdown page at
 #: the top of docs/ is listed after them
-RESULTS_PAGES = ["results", "history", "training", "restoration", "analysis", "two_stage", "reliability"]
+RESULTS_PAGES = ["results", "history", "training", "frontier", "restoration", "analysis", "two_stage", "reliability"]
 #: top-level pages that are not results pages
 OWN_PAGES = {"index", "labs"}
 
