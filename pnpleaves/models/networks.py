@@ -38,11 +38,12 @@ class DRUNetDenoiser(DRUNet):
     ``sigma`` may be a float, a 0-d / ``(1,)`` / ``(B,)`` / ``(B,1,1,1)`` tensor (moved to ``x``'s device)
     or a ``(B,1,H,W)`` map. With ``blind=True`` the noise-level channel is always zero.
 
-    Any size: the input ``[x, sigma map]`` is padded by replicating its last row / column to a multiple of
-    8 (at least 32), run through the U-Net once and cropped back (deepinv instead runs four overlapping
-    quarters of such images, about 1.3x the pixels). Without gradients the residual and skip additions are
+    Any size: the input ``[x, sigma map]`` is mirrored at its bottom and right edges to a multiple of 8
+    (at least 32; replicated where the image is smaller than that), run through the U-Net once and cropped
+    back (deepinv instead runs four overlapping quarters of such images, about 1.3x the pixels, for the same
+    PSNR on the dev sets: docs/frontier.md). Without gradients the residual and skip additions are
     done in place: the same sums in the same order, so the same outputs, without a fresh full-size buffer
-    per addition (about 10 % of a 512x512 call on a CPU).
+    per addition.
     """
 
     #: the input side is padded to a multiple of this (three 2x downsamplings)
@@ -91,8 +92,9 @@ class DRUNetDenoiser(DRUNet):
         inp = torch.cat((x, smap.to(x.dtype)), 1)
         pad_h = max(self.MIN_SIDE, -(-h // self.MULTIPLE) * self.MULTIPLE) - h
         pad_w = max(self.MIN_SIDE, -(-w // self.MULTIPLE) * self.MULTIPLE) - w
-        if pad_h or pad_w:
-            inp = F.pad(inp, (0, pad_w, 0, pad_h), mode="replicate")
+        if pad_h or pad_w:  # mirror (replicate where the image is smaller than its padding)
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            inp = F.pad(inp, (0, pad_w, 0, pad_h), mode=mode)
             return self.forward_unet(inp)[..., :h, :w]
         return self.forward_unet(inp)
 
