@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "pnpleaves runs its priors in)")
     p.add_argument("--no-psnr", action="store_true", help="timing only")
     p.add_argument("--no-timing", action="store_true", help="PSNR only (timing columns left empty)")
-    p.add_argument("--force", action="store_true", help="re-measure PSNR of models already in the CSV")
+    p.add_argument("--force", nargs="*", default=None, metavar="NAME",
+                   help="re-measure PSNR of models already in the CSV (the named ones; all without a name)")
     p.add_argument("--csv", default=str(ROOT / "docs" / "results" / "frontier.csv"))
     p.add_argument("--figure", default=str(ROOT / "docs" / "results" / "frontier.png"))
     return p
@@ -117,6 +118,10 @@ def time_models(models: dict[str, torch.nn.Module], size: int, rounds: int, layo
                 m(x, 25 / 255)
                 times[name].append(time.perf_counter() - t0)
     return times
+
+
+def _forced(force: list[str] | None, name: str) -> bool:
+    return force is not None and (not force or name in force)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (model, sha) in models.items():
         if sha.startswith("random:"):
             keys = [(name, "-", "-")]
-        elif args.no_psnr or ((name, sha) in done and not args.force):
+        elif args.no_psnr or ((name, sha) in done and not _forced(args.force, name)):
             keys = [k for k in rows if k[0] == name]
         else:
             if not data:
