@@ -101,3 +101,10 @@ def test_paper_colour_size_and_registry():
         FFDNet(in_channels=2)
     with pytest.raises(InputError, match="expects a"):
         FFDNet(in_channels=1)(torch.rand(1, 3, 8, 8), 0.1)
+
+
+def test_a_new_network_starts_close_to_the_identity():
+    """The last layer starts small, so an untrained FFDNet returns its input up to a small residual."""
+    y = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert (FFDNet(features=16, depth=5).eval()(y, 0.1) - y).abs().max() < 0.05

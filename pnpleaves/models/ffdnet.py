@@ -70,6 +70,8 @@ class FFDNet(Denoiser):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
+        # a small last layer starts the predicted noise near zero, i.e. D close to the identity
+        nn.init.normal_(self.body[-1].weight, std=1e-3)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
         if x.ndim != 4 or x.shape[1] != self.in_channels:
