@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 import torch
@@ -107,3 +108,23 @@ def test_export_from_the_runs_model_safetensors_matches_the_folder(tmp_path):
     # an exported prior has no training config: refused with the fix
     with pytest.raises(ValueError, match="no training metadata"):
         export_run(tmp_path / "a" / "from-run.safetensors", "again", weights_dir=tmp_path / "c", dev_folder=[])
+
+
+def _package_weights_state():
+    folder = Path(__file__).resolve().parents[1] / "pnpleaves" / "priors"
+    return {p.relative_to(folder): p.stat().st_mtime_ns for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_export_from_a_checkout_leaves_the_package_unchanged(tmp_path, monkeypatch):
+    """`pnpleaves export` with its default --weights-dir writes ./weights in the working folder and leaves the
+    package's priors folder unchanged; from a checkout's root that is a plain folder too, since no link leads
+    from the root into pnpleaves/priors/ (the tracked `weights` link did until 2026-12-08)."""
+    root = Path(__file__).resolve().parents[1]
+    assert not (root / "weights").is_symlink()
+    cfg = tiny_config(tmp_path, **{"train.steps": 2})
+    train(cfg)
+    before = _package_weights_state()
+    monkeypatch.chdir(tmp_path)  # a checkout's root stands in: the default is relative to the working folder
+    assert main(["export", str(tmp_path / "run"), "--name", "tiny-y"]) == 0
+    assert (tmp_path / "weights" / "tiny-y.safetensors").is_file()
+    assert _package_weights_state() == before
