@@ -28,6 +28,7 @@ from deepinv.models import Denoiser
 from torch import nn
 
 from pnpleaves.errors import InputError
+from pnpleaves.models.init import init_near_identity
 from pnpleaves.models.sigma import sigma_like
 
 __all__ = ["FFDNet"]
@@ -65,13 +66,7 @@ class FFDNet(Denoiser):
             layers.append(nn.ReLU(inplace=True))
         layers.append(nn.Conv2d(features, c_out, 3, padding=1, bias=False))
         self.body = nn.Sequential(*layers)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        # a small last layer starts the predicted noise near zero, i.e. D close to the identity
-        nn.init.normal_(self.body[-1].weight, std=1e-3)
+        init_near_identity(self.body)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
         if x.ndim != 4 or x.shape[1] != self.in_channels:

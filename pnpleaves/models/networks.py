@@ -27,6 +27,7 @@ from torch import nn
 
 from pnpleaves.errors import InputError
 from pnpleaves.models.ffdnet import FFDNet
+from pnpleaves.models.init import init_near_identity
 from pnpleaves.models.sigma import sigma_like
 
 __all__ = ["ARCHITECTURES", "DRUNetDenoiser", "DnCNN", "build_model", "count_parameters", "register_architecture"]
@@ -158,13 +159,7 @@ class DnCNN(Denoiser):
             layers += [nn.Conv2d(nf, nf, 3, padding=1, bias=bias), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(nf, out_channels, 3, padding=1, bias=bias))
         self.body = nn.Sequential(*layers)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-        # a small last layer starts the residual near zero, i.e. D close to the identity
-        nn.init.normal_(self.body[-1].weight, std=1e-3)
+        init_near_identity(self.body)
 
     def forward(self, x: torch.Tensor, sigma: Any = 0.0) -> torch.Tensor:  # noqa: D102
         inp = x
